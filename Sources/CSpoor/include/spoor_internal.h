@@ -1,0 +1,210 @@
+/*
+ * spoor_internal.h - layouts and helpers private to libspoor (not installed).
+ *
+ * The shared-memory layout is described here in C with plain integer fields, explicit padding
+ * and static assertions on every offset, so that the Swift runtime, the recovery reader and any
+ * other process draining a segment agree byte for byte. docs/shm-layout.md is the prose version.
+ * Atomics on shared memory go through the static-inline helpers below (C11 __atomic builtins).
+ */
+#ifndef SPOOR_INTERNAL_H
+#define SPOOR_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "spoor.h"
+
+/* ---- shared-memory segment ------------------------------------------------------------ */
+
+#define SPOORINT_SHM_MAGIC 0x4d4853524f4f5053ULL /* "SPOORSHM" read as little-endian bytes */
+#define SPOORINT_SHM_LAYOUT_VERSION 1u
+#define SPOORINT_SLOT_SIZE 64u
+#define SPOORINT_HEADER_SIZE 4096u
+#define SPOORINT_RUN_DIR_CAPACITY 3072u
+
+/* Segment states (spoorint_shm_header.state). */
+#define SPOORINT_SEGMENT_RUNNING 1u
+#define SPOORINT_SEGMENT_CLOSED 2u    /* shut down cleanly: everything was drained */
+#define SPOORINT_SEGMENT_RECOVERED 3u /* drained by `spoor recover` after its owner died */
+
+typedef struct spoorint_shm_header {
+    uint64_t magic;                 /*   0 */
+    uint32_t layout_version;        /*   8 */
+    uint32_t header_size;           /*  12 */
+    uint64_t total_size;            /*  16 */
+    uint32_t ring_count;            /*  24 */
+    uint32_t ring_slots;            /*  28 */
+    uint32_t slot_size;             /*  32 */
+    uint32_t owner_pid;             /*  36 */
+    uint64_t ring_table_offset;     /*  40 */
+    uint64_t ring_data_offset;      /*  48 */
+    uint64_t operator_table_offset; /*  56 */
+    uint32_t operator_capacity;     /*  64 */
+    uint32_t operator_entry_size;   /*  68 */
+    uint64_t operator_count;        /*  72: release-published after an entry is written */
+    uint64_t created_realtime_ns;   /*  80 */
+    uint64_t created_monotonic_ns;  /*  88 */
+    uint64_t run_id;                /*  96 */
+    uint64_t state;                 /* 104: SPOORINT_SEGMENT_* */
+    uint8_t reserved[1024 - 112];   /* 112 */
+    char run_dir[SPOORINT_RUN_DIR_CAPACITY]; /* 1024: NUL-terminated log run directory */
+} spoorint_shm_header;
+
+_Static_assert(sizeof(spoorint_shm_header) == SPOORINT_HEADER_SIZE, "header size");
+_Static_assert(offsetof(spoorint_shm_header, operator_count) == 72, "operator_count");
+_Static_assert(offsetof(spoorint_shm_header, state) == 104, "state");
+_Static_assert(offsetof(spoorint_shm_header, run_dir) == 1024, "run_dir");
+
+/* Ring states (spoorint_shm_ring.state). */
+#define SPOORINT_RING_FREE 0u
+#define SPOORINT_RING_OWNED 1u
+#define SPOORINT_RING_ORPHANED 2u /* its thread exited; free once drained */
+
+/* One ring's descriptor: three cache lines, so that the producer's and the consumer's hot words
+ * never share a line. Positions count 64-byte slots and only ever grow; slot = position & mask. */
+typedef struct spoorint_shm_ring {
+    /* line 0: ownership, written at take / release */
+    uint64_t state;       /*   0 */
+    uint64_t owner_tid;   /*   8 */
+    uint64_t takes;       /*  16: how many threads have owned it */
+    uint64_t pad0[5];
+    /* line 1: written by the producer only */
+    uint64_t head;        /*  64: release-published after the slots are written */
+    uint64_t committed;   /*  72 */
+    uint64_t dropped;     /*  80 */
+    uint64_t sampled;     /*  88 */
+    uint64_t pad1[4];
+    /* line 2: written by the consumer only */
+    uint64_t tail;        /* 128: release-published after the batch reached the sink */
+    uint64_t drained;     /* 136 */
+    uint64_t batches;     /* 144 */
+    uint64_t sink_errors; /* 152 */
+    uint64_t pad2[4];
+} spoorint_shm_ring;
+
+_Static_assert(sizeof(spoorint_shm_ring) == 192, "ring descriptor size");
+_Static_assert(offsetof(spoorint_shm_ring, head) == 64, "head");
+_Static_assert(offsetof(spoorint_shm_ring, tail) == 128, "tail");
+
+typedef struct spoorint_shm_operator {
+    uint16_t name_len;
+    uint16_t site_len;
+    uint32_t id;
+    char name[SPOOR_MAX_NAME_LEN];
+    char site[SPOOR_MAX_NAME_LEN];
+} spoorint_shm_operator;
+
+_Static_assert(sizeof(spoorint_shm_operator) == 512, "operator entry size");
+
+/* ---- reports ------------------------------------------------------------------------- */
+
+#define SPOORINT_KIND_ENTRY 1u
+#define SPOORINT_KIND_CHECKPOINT 2u
+#define SPOORINT_KIND_POKE 3u
+
+#define SPOORINT_FLAG_FOLD 0x01u          /* reported by spoor_fold_finish */
+#define SPOORINT_FLAG_TRUNCATED 0x02u     /* parents past SPOOR_MAX_PARENTS were left out */
+
+/* The first slot of every report. Parents after the first, then the attachment, follow packed
+ * in the next ceil(((n_parents - 1) * 8 + attach_len) / 64) slots. */
+typedef struct spoorint_report_header {
+    uint64_t id;         /*  0: output id (first of `fanout`), or the poked record */
+    uint64_t parent0;    /*  8: first parent, 0 for entries and pokes */
+    uint64_t key_hash;   /* 16 */
+    uint64_t start_ns;   /* 24 */
+    uint64_t end_ns;     /* 32: for entries and pokes, the event time */
+    uint32_t op;         /* 40 */
+    uint32_t partition;  /* 44: UINT32_MAX if none */
+    uint32_t thread;     /* 48: OS thread id */
+    uint32_t n_parents;  /* 52 */
+    uint16_t attach_len; /* 56 */
+    uint8_t kind;        /* 58: SPOORINT_KIND_* */
+    uint8_t flags;       /* 59: SPOORINT_FLAG_* */
+    uint32_t aux;        /* 60: checkpoint: fanout (>= 1); poke: event code; entry: 1 */
+} spoorint_report_header;
+
+_Static_assert(sizeof(spoorint_report_header) == SPOORINT_SLOT_SIZE, "report header size");
+_Static_assert(offsetof(spoorint_report_header, op) == 40, "op");
+_Static_assert(offsetof(spoorint_report_header, aux) == 60, "aux");
+
+/* ---- atomics on shared memory ---------------------------------------------------------- */
+
+static inline uint64_t spoorint_load_acquire(const uint64_t *SPOOR_NONNULL p) {
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
+}
+static inline uint64_t spoorint_load_relaxed(const uint64_t *SPOOR_NONNULL p) {
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+static inline void spoorint_store_release(uint64_t *SPOOR_NONNULL p, uint64_t v) {
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+static inline void spoorint_store_relaxed(uint64_t *SPOOR_NONNULL p, uint64_t v) {
+    __atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+/* Single-writer counter: a relaxed load and store, no locked instruction. */
+static inline void spoorint_bump(uint64_t *SPOOR_NONNULL p, uint64_t v) {
+    __atomic_store_n(p, __atomic_load_n(p, __ATOMIC_RELAXED) + v, __ATOMIC_RELAXED);
+}
+static inline bool spoorint_cas(uint64_t *SPOOR_NONNULL p, uint64_t expected, uint64_t desired) {
+    return __atomic_compare_exchange_n(p, &expected, desired, false, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_ACQUIRE);
+}
+static inline uint64_t spoorint_fetch_add(uint64_t *SPOOR_NONNULL p, uint64_t v) {
+    return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL);
+}
+
+/* ---- process globals defined in state.c ------------------------------------------------ */
+
+/* Address of spoor__sampler_epoch (Swift cannot take a stable address of a C global). */
+static inline uint64_t *SPOOR_NONNULL spoorint_sampler_epoch_ptr(void) {
+    return &spoor__sampler_epoch;
+}
+/* The calling thread's state. From inside the library this costs a __tls_get_addr call:
+ * the hot paths receive the pointer from the caller's inline code instead. */
+spoor__thread *SPOOR_NONNULL spoorint_thread_state(void);
+/* The calling thread's error-detail buffer (SPOORINT_DETAIL_CAPACITY bytes). */
+#define SPOORINT_DETAIL_CAPACITY 256u
+char *SPOOR_NONNULL spoorint_error_detail_buffer(void);
+
+/* ---- checksums -------------------------------------------------------------------------- */
+
+/* CRC-32C (Castagnoli), as in iSCSI/ext4: crc = spoorint_crc32c(0, data, len) for a whole
+ * buffer, or chained by passing the previous result. SSE4.2 when the CPU has it. */
+uint32_t spoorint_crc32c(uint32_t crc, const void *SPOOR_NULLABLE data, size_t len);
+
+/* ---- process globals of the runtime ---------------------------------------------------- */
+
+/* Generation of the running library instance; 0 while not initialised. A thread's producer
+ * state is valid only while spoor__thread.generation equals it. */
+extern uint64_t spoorint_generation;
+static inline uint64_t *SPOOR_NONNULL spoorint_generation_ptr(void) { return &spoorint_generation; }
+/* Rate sampling window: (second << 32) | entries admitted in that second. */
+extern uint64_t spoorint_rate_window;
+static inline uint64_t *SPOOR_NONNULL spoorint_rate_window_ptr(void) { return &spoorint_rate_window; }
+
+/* Reports dropped by threads that found no free ring (process-wide). */
+extern uint64_t spoorint_no_ring_dropped;
+static inline uint64_t *SPOOR_NONNULL spoorint_no_ring_dropped_ptr(void) { return &spoorint_no_ring_dropped; }
+/* SPOOR_FULL_BLOCK wait bound in nanoseconds. */
+extern uint64_t spoorint_block_timeout_ns;
+static inline uint64_t *SPOOR_NONNULL spoorint_block_timeout_ptr(void) { return &spoorint_block_timeout_ns; }
+
+/* spoor_fold field offsets the runtime relies on. */
+_Static_assert(offsetof(spoor_fold, inline_ids) == 8, "fold inline ids");
+_Static_assert(offsetof(spoor_fold, heap) == 56, "fold heap");
+_Static_assert(offsetof(spoor_fold, heap_capacity) == 64, "fold capacity");
+_Static_assert(offsetof(spoor_fold, truncated) == 72, "fold truncated");
+_Static_assert(sizeof(spoor_fold) == 80, "fold size");
+
+/* ---- platform (platform.c) -------------------------------------------------------------- */
+
+uint32_t spoorint_gettid(void);
+/* Fills buf from getrandom(2); 0 or -1 (errno set). */
+int spoorint_random_bytes(void *SPOOR_NONNULL buf, size_t len);
+/* Faults in [addr, addr + len) for writing (MADV_POPULATE_WRITE, else touching each page). */
+int spoorint_prefault(void *SPOOR_NONNULL addr, size_t len);
+
+/* Names a thread (at most 15 characters). */
+void spoorint_set_thread_name(unsigned long thread, const char *SPOOR_NONNULL name);
+
+#endif /* SPOOR_INTERNAL_H */

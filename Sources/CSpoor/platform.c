@@ -1,0 +1,41 @@
+/* System calls that Swift's Glibc module does not import (they need _GNU_SOURCE or are
+ * variadic). Outside the hot path. */
+#define _GNU_SOURCE
+#include "spoor_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <pthread.h>
+#include <unistd.h>
+
+uint32_t spoorint_gettid(void) { return (uint32_t)syscall(SYS_gettid); }
+
+int spoorint_random_bytes(void *buf, size_t len) {
+    unsigned char *p = buf;
+    while (len > 0) {
+        ssize_t got = getrandom(p, len, 0);
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            return -1;
+        }
+        p += got;
+        len -= (size_t)got;
+    }
+    return 0;
+}
+
+int spoorint_prefault(void *addr, size_t len) {
+#ifdef MADV_POPULATE_WRITE
+    if (madvise(addr, len, MADV_POPULATE_WRITE) == 0) return 0;
+#endif
+    volatile unsigned char *p = addr;
+    for (size_t off = 0; off < len; off += 4096) p[off] = p[off];
+    return 0;
+}
+
+void spoorint_set_thread_name(unsigned long thread, const char *name) {
+    (void)pthread_setname_np((pthread_t)thread, name);
+}

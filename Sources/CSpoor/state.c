@@ -1,0 +1,18 @@
+/* Process-wide and thread-local state that the public header's inline fast paths read. Swift
+ * has no thread-local variables of C linkage, so they are defined here in C. */
+#include "spoor_internal.h"
+
+__thread spoor__thread spoor__tls;
+/* Starts at 1 so that a fresh thread (epoch 0) always takes the slow path first. */
+uint64_t spoor__sampler_epoch = 1;
+
+uint64_t spoorint_generation = 0;
+uint64_t spoorint_rate_window = 0;
+uint64_t spoorint_no_ring_dropped = 0;
+uint64_t spoorint_block_timeout_ns = 1000000000;
+
+static __thread char error_detail[SPOORINT_DETAIL_CAPACITY];
+
+spoor__thread *spoorint_thread_state(void) { return &spoor__tls; }
+
+char *spoorint_error_detail_buffer(void) { return error_detail; }

@@ -1,0 +1,135 @@
+import CSpoor
+
+/// Constants of the append-only binary log (docs/log-format.md).
+///
+/// A run directory holds segment files `segment-NNNNNN.spoorlog`. Each starts with a 64-byte
+/// header and continues with records; every record is a 32-byte header followed by its payload,
+/// and one CRC-32C covers the record header's first 28 bytes and the payload.
+public enum LogFormat {
+    /// The first eight bytes of every segment.
+    public static let segmentMagic: [UInt8] = Array("SPOORLOG".utf8)
+    /// The segment format version this code writes and reads.
+    public static let version: UInt32 = 1
+    /// Bytes of the segment header.
+    public static let segmentHeaderSize = 64
+    /// Bytes of a record header.
+    public static let recordHeaderSize = 32
+    /// The first word of every record ("SPRB" read as little-endian bytes).
+    public static let recordMagic: UInt32 = 0x4252_5053
+    /// Largest payload a reader accepts (a batch is at most a ring, 2^24 slots of 64 bytes).
+    public static let maxPayload = 1 << 30
+
+    /// File name of the segment with `index`.
+    public static func segmentFileName(_ index: UInt32) -> String {
+        var digits = String(index)
+        while digits.count < 6 { digits = "0" + digits }
+        return "segment-\(digits).spoorlog"
+    }
+
+    /// The segment index of a file name, if it is a segment file.
+    public static func segmentIndex(ofFileName name: String) -> UInt32? {
+        guard name.hasPrefix("segment-"), name.hasSuffix(".spoorlog") else { return nil }
+        return UInt32(name.dropFirst(8).dropLast(9))
+    }
+}
+
+/// The type of a log record.
+public enum LogRecordType: UInt16, Sendable {
+    /// Operator names: repeated `[u32 id][u16 name length][u16 call-site length][name][call site]`.
+    case operators = 1
+    /// A batch of reports drained from one ring: whole 64-byte slots.
+    case reports = 2
+    /// Written at clean shutdown: the final counters, eight u64 in `spoor_stats` order.
+    case close = 3
+}
+
+/// An interned operator.
+public struct OperatorRecord: Sendable, Hashable {
+    /// The id reports carry.
+    public var id: UInt32
+    /// The operator name.
+    public var name: String
+    /// Where it was registered (file:line), possibly empty.
+    public var callSite: String
+
+    /// Creates an operator record.
+    public init(id: UInt32, name: String, callSite: String) {
+        self.id = id
+        self.name = name
+        self.callSite = callSite
+    }
+}
+
+/// The counters a close record carries, in `spoor_stats` order.
+public struct CloseStatistics: Sendable, Hashable {
+    /// Reports the library was asked to write.
+    public var written: UInt64
+    /// Reports published into a ring.
+    public var committed: UInt64
+    /// Reports lost to full rings.
+    public var dropped: UInt64
+    /// Entries sampled.
+    public var sampled: UInt64
+    /// Reports drained from rings.
+    public var drained: UInt64
+    /// Batches the sink failed to write.
+    public var sinkErrors: UInt64
+    /// Batches handed to the sink.
+    public var batches: UInt64
+    /// Rings owned at shutdown.
+    public var threads: UInt64
+
+    /// Creates close statistics.
+    public init(
+        written: UInt64, committed: UInt64, dropped: UInt64, sampled: UInt64, drained: UInt64,
+        sinkErrors: UInt64, batches: UInt64, threads: UInt64
+    ) {
+        self.written = written
+        self.committed = committed
+        self.dropped = dropped
+        self.sampled = sampled
+        self.drained = drained
+        self.sinkErrors = sinkErrors
+        self.batches = batches
+        self.threads = threads
+    }
+
+    var words: [UInt64] { [written, committed, dropped, sampled, drained, sinkErrors, batches, threads] }
+
+    init?(words: [UInt64]) {
+        guard words.count >= 8 else { return nil }
+        self.init(
+            written: words[0], committed: words[1], dropped: words[2], sampled: words[3],
+            drained: words[4], sinkErrors: words[5], batches: words[6], threads: words[7])
+    }
+}
+
+/// Errors of the log writer and reader.
+public struct LogError: Error, Sendable, CustomStringConvertible {
+    /// What failed, with the path and errno text where there is one.
+    public var description: String
+
+    /// Creates an error.
+    public init(_ description: String) {
+        self.description = description
+    }
+}
+
+/// CRC-32C (Castagnoli) of a buffer, continuing from `crc`.
+@inlinable
+public func crc32c(_ crc: UInt32 = 0, _ buffer: UnsafeRawBufferPointer) -> UInt32 {
+    spoorint_crc32c(crc, buffer.baseAddress, buffer.count)
+}
+
+@inline(__always)
+func storeLittleEndian<T: FixedWidthInteger>(_ value: T, into bytes: inout [UInt8], at offset: Int) {
+    var v = value.littleEndian
+    withUnsafeBytes(of: &v) { raw in
+        for index in 0..<raw.count { bytes[offset + index] = raw[index] }
+    }
+}
+
+@inline(__always)
+func loadLittleEndian<T: FixedWidthInteger>(_: T.Type, from bytes: UnsafeRawBufferPointer, at offset: Int) -> T {
+    T(littleEndian: bytes.loadUnaligned(fromByteOffset: offset, as: T.self))
+}

@@ -1,0 +1,228 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CSpoor
+
+/// Identity of a run, written into every segment header.
+public struct RunIdentity: Sendable, Hashable {
+    /// A random 64-bit id of the run.
+    public var runID: UInt64
+    /// The traced process.
+    public var pid: UInt32
+    /// CLOCK_REALTIME at the start of the run, in nanoseconds.
+    public var realtimeNanos: UInt64
+    /// CLOCK_MONOTONIC at the same instant (the clock of the reports).
+    public var monotonicNanos: UInt64
+
+    /// Creates a run identity.
+    public init(runID: UInt64, pid: UInt32, realtimeNanos: UInt64, monotonicNanos: UInt64) {
+        self.runID = runID
+        self.pid = pid
+        self.realtimeNanos = realtimeNanos
+        self.monotonicNanos = monotonicNanos
+    }
+}
+
+/// Appends records to the segment files of one run directory.
+///
+/// Each record goes out in one `writev` (header, then the payload pieces taken straight from
+/// the caller's memory, such as ring slots in shared memory), so a reader sees whole records or
+/// a truncated tail that fails its checksum. Segments roll at `segmentBytes`; every segment
+/// starts with all operators known so far, so each one can be read on its own.
+/// Not thread-safe: one collector owns a writer.
+public final class LogWriter {
+    /// The run directory.
+    public let directory: String
+    let identity: RunIdentity
+    let segmentBytes: UInt64
+    private var segmentIndex: UInt32
+    private var descriptor: Int32 = -1
+    private var segmentSize: UInt64 = 0
+    private var knownOperators: [OperatorRecord] = []
+
+    /// Opens a writer on `directory`, creating it (and its parents) if needed, and starts
+    /// segment `firstSegment`.
+    public init(directory: String, identity: RunIdentity, segmentBytes: UInt64, firstSegment: UInt32 = 0) throws {
+        self.directory = directory
+        self.identity = identity
+        self.segmentBytes = segmentBytes
+        self.segmentIndex = firstSegment
+        try Self.makeDirectories(directory)
+        try openSegment()
+    }
+
+    deinit {
+        if descriptor >= 0 { _ = Glibc.close(descriptor) }
+    }
+
+    /// Creates `path` and its missing parents with mode 0700.
+    public static func makeDirectories(_ path: String) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/", omittingEmptySubsequences: true) {
+            prefix += component
+            if mkdir(prefix, 0o700) != 0 && errno != EEXIST {
+                throw LogError("cannot create directory \(prefix): \(String(cString: strerror(errno)))")
+            }
+            prefix += "/"
+        }
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+            throw LogError("\(path) is not a directory")
+        }
+    }
+
+    private func openSegment() throws {
+        let path = directory + "/" + LogFormat.segmentFileName(segmentIndex)
+        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw LogError("cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        descriptor = fd
+        segmentSize = 0
+        var header = [UInt8](repeating: 0, count: LogFormat.segmentHeaderSize)
+        for (index, byte) in LogFormat.segmentMagic.enumerated() { header[index] = byte }
+        storeLittleEndian(LogFormat.version, into: &header, at: 8)
+        storeLittleEndian(UInt32(LogFormat.segmentHeaderSize), into: &header, at: 12)
+        storeLittleEndian(identity.runID, into: &header, at: 16)
+        storeLittleEndian(identity.pid, into: &header, at: 24)
+        storeLittleEndian(segmentIndex, into: &header, at: 28)
+        storeLittleEndian(identity.realtimeNanos, into: &header, at: 32)
+        storeLittleEndian(identity.monotonicNanos, into: &header, at: 40)
+        storeLittleEndian(UInt32(SPOORINT_SLOT_SIZE), into: &header, at: 48)
+        let crc = header.withUnsafeBytes { crc32c(0, UnsafeRawBufferPointer(rebasing: $0[0..<60])) }
+        storeLittleEndian(crc, into: &header, at: 60)
+        try header.withUnsafeBytes { (raw) in
+            try writeAll([raw])
+        }
+        if !knownOperators.isEmpty {
+            try appendOperatorRecord(knownOperators)
+        }
+    }
+
+    private func rollIfNeeded(adding bytes: Int) throws {
+        guard segmentSize > UInt64(LogFormat.segmentHeaderSize),
+              segmentSize + UInt64(bytes) > segmentBytes
+        else { return }
+        _ = Glibc.close(descriptor)
+        descriptor = -1
+        segmentIndex += 1
+        try openSegment()
+    }
+
+    /// Appends operator names (new ones only; the writer remembers them for later segments).
+    public func writeOperators(_ operators: [OperatorRecord]) throws {
+        guard !operators.isEmpty else { return }
+        knownOperators.append(contentsOf: operators)
+        try rollIfNeeded(adding: LogFormat.recordHeaderSize + operators.count * 512)
+        try appendOperatorRecord(operators)
+    }
+
+    private func appendOperatorRecord(_ operators: [OperatorRecord]) throws {
+        var payload: [UInt8] = []
+        for op in operators {
+            let name = Array(op.name.utf8.prefix(Int(SPOOR_MAX_NAME_LEN)))
+            let site = Array(op.callSite.utf8.suffix(Int(SPOOR_MAX_NAME_LEN)))
+            var entry = [UInt8](repeating: 0, count: 8)
+            storeLittleEndian(op.id, into: &entry, at: 0)
+            storeLittleEndian(UInt16(name.count), into: &entry, at: 4)
+            storeLittleEndian(UInt16(site.count), into: &entry, at: 6)
+            payload += entry
+            payload += name
+            payload += site
+        }
+        try payload.withUnsafeBytes { (raw) in
+            try appendRecord(type: .operators, count: UInt32(operators.count), firstPosition: 0, ring: 0, pieces: [raw])
+        }
+    }
+
+    /// Appends one batch of reports drained from `ring`: `count` reports occupying the slots of
+    /// `first` followed by `second` (the part after the ring wrapped; may be empty), starting at
+    /// ring position `firstPosition`.
+    public func writeReports(
+        ring: UInt32, firstPosition: UInt64, count: Int,
+        first: UnsafeRawBufferPointer, second: UnsafeRawBufferPointer
+    ) throws {
+        try rollIfNeeded(adding: LogFormat.recordHeaderSize + first.count + second.count)
+        try appendRecord(type: .reports, count: UInt32(truncatingIfNeeded: count), firstPosition: firstPosition, ring: ring, pieces: [first, second])
+    }
+
+    /// Appends the close record with the final counters.
+    public func writeClose(_ statistics: CloseStatistics) throws {
+        var payload = [UInt8](repeating: 0, count: 64)
+        for (index, word) in statistics.words.enumerated() {
+            storeLittleEndian(word, into: &payload, at: index * 8)
+        }
+        try payload.withUnsafeBytes { (raw) in
+            try appendRecord(type: .close, count: 8, firstPosition: 0, ring: 0, pieces: [raw])
+        }
+    }
+
+    private func appendRecord(
+        type: LogRecordType, count: UInt32, firstPosition: UInt64, ring: UInt32,
+        pieces: [UnsafeRawBufferPointer]
+    ) throws {
+        let payloadLength = pieces.reduce(0) { $0 + $1.count }
+        var header = [UInt8](repeating: 0, count: LogFormat.recordHeaderSize)
+        storeLittleEndian(LogFormat.recordMagic, into: &header, at: 0)
+        storeLittleEndian(type.rawValue, into: &header, at: 4)
+        storeLittleEndian(UInt32(payloadLength), into: &header, at: 8)
+        storeLittleEndian(count, into: &header, at: 12)
+        storeLittleEndian(firstPosition, into: &header, at: 16)
+        storeLittleEndian(ring, into: &header, at: 24)
+        var crc = header.withUnsafeBytes { crc32c(0, UnsafeRawBufferPointer(rebasing: $0[0..<28])) }
+        for piece in pieces where piece.count > 0 { crc = crc32c(crc, piece) }
+        storeLittleEndian(crc, into: &header, at: 28)
+        try header.withUnsafeBytes { (raw) in
+            try writeAll([raw] + pieces)
+        }
+    }
+
+    private func writeAll(_ pieces: [UnsafeRawBufferPointer]) throws {
+        var vectors = pieces.filter { $0.count > 0 }.map {
+            iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count)
+        }
+        var remaining = vectors.reduce(0) { $0 + $1.iov_len }
+        segmentSize += UInt64(remaining)
+        var start = 0
+        while remaining > 0 {
+            let written = vectors[start...].withUnsafeBufferPointer { buffer in
+                writev(descriptor, buffer.baseAddress, Int32(buffer.count))
+            }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw LogError("write to \(directory) failed: \(String(cString: strerror(errno)))")
+            }
+            remaining -= written
+            var consumed = written
+            while consumed > 0 && start < vectors.count {
+                if consumed >= vectors[start].iov_len {
+                    consumed -= vectors[start].iov_len
+                    start += 1
+                } else {
+                    vectors[start].iov_base = vectors[start].iov_base.map { $0 + consumed }
+                    vectors[start].iov_len -= consumed
+                    consumed = 0
+                }
+            }
+        }
+    }
+
+    /// Pushes written data to stable storage (`fdatasync`).
+    public func sync() throws {
+        if descriptor >= 0 && fdatasync(descriptor) != 0 {
+            throw LogError("fdatasync in \(directory) failed: \(String(cString: strerror(errno)))")
+        }
+    }
+
+    /// Closes the current segment.
+    public func close() throws {
+        guard descriptor >= 0 else { return }
+        let result = Glibc.close(descriptor)
+        descriptor = -1
+        if result != 0 {
+            throw LogError("close in \(directory) failed: \(String(cString: strerror(errno)))")
+        }
+    }
+}

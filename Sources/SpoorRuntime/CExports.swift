@@ -1,0 +1,466 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CSpoor
+import SpoorLog
+
+// The C ABI of include/spoor.h. `@c @implementation` makes the compiler check every signature
+// against the header. None of these functions may trap: every pointer is checked, every size
+// bounded, and arithmetic on caller values wraps.
+
+@inline(__always)
+private func cString(_ text: StaticString) -> UnsafePointer<CChar> {
+    UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
+}
+
+// MARK: - Errors and versions
+
+@c @implementation
+public func spoor_strerror(_ code: Int32) -> UnsafePointer<CChar> {
+    cString(Status.description(of: code))
+}
+
+@c @implementation
+public func spoor_error_detail() -> UnsafePointer<CChar> {
+    UnsafePointer(spoorint_error_detail_buffer())
+}
+
+@c @implementation
+public func spoor_version() -> UnsafePointer<CChar> {
+    cString("0.1.0")
+}
+
+@c @implementation
+public func spoor_abi_version() -> UInt32 {
+    SPOOR_ABI_VERSION
+}
+
+// MARK: - Lifecycle
+
+@c @implementation
+public func spoor_init_abi(_ abiVersion: UInt32, _ config: UnsafePointer<spoor_config>?) -> Int32 {
+    Lifecycle.initialize(abiVersion: abiVersion, config: config)
+}
+
+@c @implementation
+public func spoor_shutdown() -> Int32 {
+    Lifecycle.shutdown()
+}
+
+@c @implementation
+public func spoor_flush(_ timeoutMillis: UInt32) -> Int32 {
+    var collector: Collector?
+    let status = Lifecycle.withRuntime { runtime in
+        collector = runtime.collector
+        return Status.ok
+    }
+    guard status == Status.ok, let collector else { return status }
+    let millis = UInt64(timeoutMillis == 0 ? 10_000 : timeoutMillis)
+    return collector.flush(timeoutNanos: millis * 1_000_000)
+}
+
+private func copyString(_ text: String, into buffer: UnsafeMutablePointer<CChar>?, capacity: Int) -> Int32 {
+    guard let buffer else { return fail(Status.invalidArgument, "buf is NULL") }
+    let bytes = Array(text.utf8)
+    guard bytes.count < capacity else {
+        return fail(Status.bufferTooSmall, "need \(bytes.count + 1) bytes, have \(capacity)")
+    }
+    for (index, byte) in bytes.enumerated() { buffer[index] = CChar(bitPattern: byte) }
+    buffer[bytes.count] = 0
+    return Int32(bytes.count)
+}
+
+@c @implementation
+public func spoor_run_dir(_ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int) -> Int32 {
+    Lifecycle.withRuntime { runtime in
+        copyString(runtime.configuration.sink == .log ? runtime.runDirectory : "", into: buffer, capacity: capacity)
+    }
+}
+
+@c @implementation
+public func spoor_shm_name(_ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int) -> Int32 {
+    Lifecycle.withRuntime { runtime in copyString(runtime.segment.name, into: buffer, capacity: capacity) }
+}
+
+@c @implementation
+public func spoor_set_sampling(_ sampling: UnsafePointer<spoor_sampling>?) -> Int32 {
+    guard let sampling else { return fail(Status.invalidArgument, "sampling is NULL") }
+    let strategy: SamplingStrategy
+    do {
+        strategy = try SamplingStrategy(sampling.pointee)
+    } catch {
+        return fail(Status.invalidConfig, error.message)
+    }
+    return Lifecycle.withRuntime { runtime in
+        runtime.sampling = strategy
+        Lifecycle.bumpSamplerEpoch()
+        return Status.ok
+    }
+}
+
+@c @implementation
+public func spoor_get_sampling(_ out: UnsafeMutablePointer<spoor_sampling>?) -> Int32 {
+    guard let out else { return fail(Status.invalidArgument, "out is NULL") }
+    return Lifecycle.withRuntime { runtime in
+        out.pointee = runtime.sampling.cValue
+        return Status.ok
+    }
+}
+
+@c @implementation
+public func spoor_now() -> UInt64 {
+    monotonicNanos()
+}
+
+// MARK: - Operators
+
+@c @implementation
+public func spoor_register_operator(
+    _ name: UnsafePointer<CChar>?, _ nameLength: Int, _ callSite: UnsafePointer<CChar>?, _ callSiteLength: Int,
+    _ outOp: UnsafeMutablePointer<UInt32>?
+) -> Int32 {
+    guard let name, let outOp else { return fail(Status.invalidArgument, "name or out_op is NULL") }
+    guard nameLength > 0, nameLength <= Int(SPOOR_MAX_NAME_LEN) else {
+        return fail(Status.invalidArgument, "name_len \(nameLength) is not in [1, \(SPOOR_MAX_NAME_LEN)]")
+    }
+    guard callSite != nil || callSiteLength == 0 else {
+        return fail(Status.invalidArgument, "call_site is NULL with length \(callSiteLength)")
+    }
+    let nameBytes = Array(UnsafeRawBufferPointer(start: name, count: nameLength))
+    var siteBytes: [UInt8] = []
+    if let callSite, callSiteLength > 0 {
+        let kept = min(callSiteLength, Int(SPOOR_MAX_NAME_LEN))
+        siteBytes = Array(UnsafeRawBufferPointer(start: callSite + (callSiteLength - kept), count: kept))
+    }
+    return Lifecycle.withRuntime { runtime in
+        let result = runtime.registerOperator(name: nameBytes, site: siteBytes)
+        guard result > 0 else { return fail(Int32(result), "operator table holds \(SPOOR_MAX_OPERATORS) operators") }
+        outOp.pointee = UInt32(result)
+        return Status.ok
+    }
+}
+
+// MARK: - Reports
+
+/// Brings the thread's sampler state up to date; false if the library is not running.
+@inline(__always)
+private func samplerCurrent(_ thread: UnsafeMutablePointer<spoor__thread>) -> Bool {
+    if _fastPath(thread.pointee.sampler_epoch == spoorint_load_relaxed(spoorint_sampler_epoch_ptr())) { return true }
+    return Lifecycle.refreshSampler(thread)
+}
+
+@c @implementation
+public func spoor__entry_slow(
+    _ thread: UnsafeMutablePointer<spoor__thread>, _ op: UInt32, _ keyHash: UInt64,
+    _ attrs: UnsafePointer<spoor_attr>?, _ attributeCount: Int, _ outID: UnsafeMutablePointer<UInt64>?
+) -> Int32 {
+    guard let outID else { return fail(Status.invalidArgument, "out_id is NULL") }
+    outID.pointee = 0
+    guard samplerCurrent(thread) else { return fail(Status.notInitialized, "spoor is not initialized") }
+    guard SamplingStrategy.decide(thread, keyHash: keyHash) else { return Status.ok }
+    let attachLength = RingProducer.attachmentLength(attrs, count: attributeCount)
+    guard attachLength >= 0 else { return Int32(attachLength) }
+    let ready = RingProducer.ready(thread)
+    if ready == Status.notInitialized { return ready }
+    if let ring = thread.pointee.ring { spoorint_bump(RingField.word(ring, RingField.sampled), 1) }
+    if ready == Status.dropped { return RingProducer.drop(thread) }
+    let id = RingProducer.mint(thread, count: 1)
+    let now = monotonicNanos()
+    let status = attachLength == 0
+        ? RingProducer.writeSingleSlot(
+            thread, id: id, parent: 0, keyHash: keyHash, start: 0, end: now, op: op, parentCount: 0,
+            kind: SPOORINT_KIND_ENTRY, aux: 1)
+        : RingProducer.writeGeneral(
+            thread, kind: SPOORINT_KIND_ENTRY, flags: 0, id: id, parents: nil, parentCount: 0, trackedParents: 0,
+            keyHash: keyHash, start: 0, end: now, op: op, aux: 1, attributes: attrs, attributeCount: attributeCount,
+            attachLength: attachLength)
+    if status == Status.ok { outID.pointee = id }
+    return status
+}
+
+@c @implementation
+public func spoor__checkpoint1_slow(
+    _ thread: UnsafeMutablePointer<spoor__thread>, _ parent: UInt64, _ op: UInt32, _ keyHash: UInt64,
+    _ startNanos: UInt64, _ endNanos: UInt64, _ outID: UnsafeMutablePointer<UInt64>?
+) -> Int32 {
+    guard let outID else { return fail(Status.invalidArgument, "out_id is NULL") }
+    guard parent != 0 else {
+        outID.pointee = 0
+        return Status.ok
+    }
+    let ready = RingProducer.ready(thread)
+    guard ready != Status.notInitialized else {
+        outID.pointee = 0
+        return ready
+    }
+    let id = RingProducer.mint(thread, count: 1)
+    outID.pointee = id
+    if ready == Status.dropped { return RingProducer.drop(thread) }
+    return RingProducer.writeSingleSlot(
+        thread, id: id, parent: parent, keyHash: keyHash, start: startNanos,
+        end: endNanos != 0 ? endNanos : monotonicNanos(), op: op, parentCount: 1, kind: SPOORINT_KIND_CHECKPOINT, aux: 1)
+}
+
+/// The shared body of spoor_checkpoint and spoor_fold_finish.
+private func checkpointMany(
+    _ thread: UnsafeMutablePointer<spoor__thread>, parents: UnsafePointer<UInt64>, count: Int, tracked: Int,
+    flags: UInt8, info: UnsafePointer<spoor_report_info>?, outID: UnsafeMutablePointer<UInt64>
+) -> Int32 {
+    let details = info?.pointee ?? spoor_report_info()
+    let fanout = details.fanout == 0 ? 1 : details.fanout
+    guard fanout <= 65_536 else { return fail(Status.invalidArgument, "fanout \(fanout) exceeds 65536") }
+    let attachLength = RingProducer.attachmentLength(details.attrs, count: details.n_attrs)
+    guard attachLength >= 0 else { return Int32(attachLength) }
+    let ready = RingProducer.ready(thread)
+    guard ready != Status.notInitialized else { return ready }
+    let id = RingProducer.mint(thread, count: UInt64(fanout))
+    outID.pointee = id
+    if ready == Status.dropped { return RingProducer.drop(thread) }
+    return RingProducer.writeGeneral(
+        thread, kind: SPOORINT_KIND_CHECKPOINT, flags: flags, id: id, parents: parents, parentCount: count,
+        trackedParents: tracked, keyHash: details.key_hash, start: details.start_ns,
+        end: details.end_ns != 0 ? details.end_ns : monotonicNanos(), op: details.op, aux: fanout,
+        attributes: details.attrs, attributeCount: details.n_attrs, attachLength: attachLength)
+}
+
+@c @implementation
+public func spoor__checkpoint_slow(
+    _ thread: UnsafeMutablePointer<spoor__thread>, _ parents: UnsafePointer<UInt64>?, _ parentCount: Int,
+    _ info: UnsafePointer<spoor_report_info>?, _ outID: UnsafeMutablePointer<UInt64>?
+) -> Int32 {
+    guard let outID else { return fail(Status.invalidArgument, "out_id is NULL") }
+    outID.pointee = 0
+    guard let parents else { return fail(Status.invalidArgument, "parents is NULL") }
+    guard parentCount > 0 else { return fail(Status.invalidArgument, "n_parents is 0") }
+    guard parentCount <= Int(SPOOR_MAX_PARENTS) else {
+        return fail(Status.tooManyParents, "n_parents \(parentCount) exceeds \(SPOOR_MAX_PARENTS)")
+    }
+    var tracked = 0
+    for index in 0..<parentCount where parents[index] != 0 { tracked += 1 }
+    guard tracked > 0 else { return Status.ok }
+    return checkpointMany(thread, parents: parents, count: parentCount, tracked: tracked, flags: 0, info: info, outID: outID)
+}
+
+@c @implementation
+public func spoor__poke_slow(
+    _ thread: UnsafeMutablePointer<spoor__thread>, _ id: UInt64, _ op: UInt32, _ event: UInt32, _ timestamp: UInt64
+) -> Int32 {
+    guard id != 0 else { return Status.ok }
+    guard event >= 1, event <= 65_535 else { return fail(Status.invalidArgument, "event \(event) is not in [1, 65535]") }
+    let ready = RingProducer.ready(thread)
+    guard ready == Status.ok else { return ready == Status.dropped ? RingProducer.drop(thread) : ready }
+    return RingProducer.writeSingleSlot(
+        thread, id: id, parent: 0, keyHash: 0, start: 0, end: timestamp != 0 ? timestamp : monotonicNanos(), op: op,
+        parentCount: 0, kind: SPOORINT_KIND_POKE, aux: event)
+}
+
+// MARK: - Folds
+
+private enum Fold {
+    static let inlineCapacity = Int(SPOOR_FOLD_INLINE)
+
+    static func inlineIDs(_ fold: UnsafeMutablePointer<spoor_fold>) -> UnsafeMutablePointer<UInt64> {
+        (UnsafeMutableRawPointer(fold) + 8).assumingMemoryBound(to: UInt64.self)
+    }
+
+    /// Whether the counters are consistent (a fold that was not zero-initialised is not).
+    static func valid(_ fold: UnsafeMutablePointer<spoor_fold>) -> Bool {
+        fold.pointee.heap == nil ? fold.pointee.count <= UInt64(inlineCapacity)
+            : fold.pointee.count <= fold.pointee.heap_capacity && fold.pointee.heap_capacity <= UInt64(SPOOR_MAX_PARENTS)
+    }
+
+    /// Ensures room for `needed` ids in total, moving to (or growing) the heap buffer.
+    static func reserve(_ fold: UnsafeMutablePointer<spoor_fold>, _ needed: Int) -> Bool {
+        if fold.pointee.heap == nil && needed <= inlineCapacity { return true }
+        if let heap = fold.pointee.heap, needed <= Int(fold.pointee.heap_capacity) { _ = heap; return true }
+        var capacity = max(Int(fold.pointee.heap_capacity), 16)
+        while capacity < needed { capacity *= 2 }
+        capacity = min(capacity, Int(SPOOR_MAX_PARENTS))
+        guard let grown = realloc(fold.pointee.heap, capacity * 8)?.assumingMemoryBound(to: UInt64.self) else {
+            return false
+        }
+        if fold.pointee.heap == nil {
+            grown.update(from: inlineIDs(fold), count: Int(fold.pointee.count))
+        }
+        fold.pointee.heap = grown
+        fold.pointee.heap_capacity = UInt64(capacity)
+        return true
+    }
+
+    static func ids(_ fold: UnsafeMutablePointer<spoor_fold>) -> UnsafeMutablePointer<UInt64> {
+        fold.pointee.heap ?? inlineIDs(fold)
+    }
+
+    static func reset(_ fold: UnsafeMutablePointer<spoor_fold>) {
+        free(fold.pointee.heap)
+        fold.pointee = spoor_fold()
+    }
+}
+
+@c @implementation
+public func spoor__fold_grow(_ fold: UnsafeMutablePointer<spoor_fold>, _ id: UInt64) -> Int32 {
+    guard id != 0 else { return Status.ok }
+    guard Fold.valid(fold) else { return fail(Status.invalidArgument, "fold is not initialised (use SPOOR_FOLD_INIT)") }
+    let count = Int(fold.pointee.count)
+    guard count < Int(SPOOR_MAX_PARENTS) else {
+        fold.pointee.truncated &+= 1
+        return Status.ok
+    }
+    guard Fold.reserve(fold, count + 1) else { return fail(Status.noMemory, "cannot grow the fold to \(count + 1) parents") }
+    Fold.ids(fold)[count] = id
+    fold.pointee.count = UInt64(count + 1)
+    return Status.ok
+}
+
+@c @implementation
+public func spoor_fold_merge(_ destination: UnsafeMutablePointer<spoor_fold>?, _ source: UnsafeMutablePointer<spoor_fold>?) -> Int32 {
+    guard let destination, let source, destination != source else {
+        return fail(Status.invalidArgument, "dst or src is NULL, or they are the same fold")
+    }
+    guard Fold.valid(destination), Fold.valid(source) else {
+        return fail(Status.invalidArgument, "fold is not initialised (use SPOOR_FOLD_INIT)")
+    }
+    let have = Int(destination.pointee.count)
+    let adding = Int(source.pointee.count)
+    let kept = min(adding, Int(SPOOR_MAX_PARENTS) - have)
+    guard Fold.reserve(destination, have + kept) else { return fail(Status.noMemory, "cannot grow the fold") }
+    (Fold.ids(destination) + have).update(from: Fold.ids(source), count: kept)
+    destination.pointee.count = UInt64(have + kept)
+    destination.pointee.truncated &+= source.pointee.truncated &+ UInt64(adding - kept)
+    Fold.reset(source)
+    return Status.ok
+}
+
+@c @implementation
+public func spoor__fold_finish_slow(
+    _ thread: UnsafeMutablePointer<spoor__thread>, _ fold: UnsafeMutablePointer<spoor_fold>?,
+    _ info: UnsafePointer<spoor_report_info>?, _ outID: UnsafeMutablePointer<UInt64>?
+) -> Int32 {
+    guard let fold, let outID else { return fail(Status.invalidArgument, "fold or out_id is NULL") }
+    outID.pointee = 0
+    guard Fold.valid(fold) else { return fail(Status.invalidArgument, "fold is not initialised (use SPOOR_FOLD_INIT)") }
+    defer { Fold.reset(fold) }
+    let count = Int(fold.pointee.count)
+    guard count > 0 else { return Status.ok }
+    let flags = UInt8(SPOORINT_FLAG_FOLD) | (fold.pointee.truncated > 0 ? UInt8(SPOORINT_FLAG_TRUNCATED) : 0)
+    return checkpointMany(thread, parents: Fold.ids(fold), count: count, tracked: count, flags: flags, info: info, outID: outID)
+}
+
+@c @implementation
+public func spoor_fold_discard(_ fold: UnsafeMutablePointer<spoor_fold>?) {
+    guard let fold, Fold.valid(fold) else { return }
+    Fold.reset(fold)
+}
+
+// MARK: - Context
+
+@c @implementation
+public func spoor_context_encode(_ id: UInt64, _ flags: UInt32, _ buffer: UnsafeMutablePointer<CChar>?, _ capacity: Int) -> Int32 {
+    guard let buffer else { return fail(Status.invalidArgument, "buf is NULL") }
+    guard ContextCodec.consistent(id: id, flags: flags) else {
+        return fail(Status.invalidArgument, "flags must be <= 255 and carry SPOOR_CONTEXT_SAMPLED iff id != 0")
+    }
+    guard capacity > ContextCodec.stringLength else {
+        return fail(Status.bufferTooSmall, "need \(ContextCodec.stringLength + 1) bytes")
+    }
+    ContextCodec.encode(id: id, flags: flags, into: buffer)
+    return Int32(ContextCodec.stringLength)
+}
+
+@c @implementation
+public func spoor_context_decode(
+    _ text: UnsafePointer<CChar>?, _ length: Int, _ outID: UnsafeMutablePointer<UInt64>?, _ outFlags: UnsafeMutablePointer<UInt32>?
+) -> Int32 {
+    guard let text, let outID, let outFlags else { return fail(Status.invalidArgument, "a pointer is NULL") }
+    guard let (id, flags) = ContextCodec.decode(text, length: length) else {
+        return fail(Status.parse, "not a spoor context of the form 00-<16 hex>-<2 hex>")
+    }
+    outID.pointee = id
+    outFlags.pointee = flags
+    return Status.ok
+}
+
+@c @implementation
+public func spoor_context_encode_bytes(_ id: UInt64, _ flags: UInt32, _ buffer: UnsafeMutablePointer<UInt8>?, _ capacity: Int) -> Int32 {
+    guard let buffer else { return fail(Status.invalidArgument, "buf is NULL") }
+    guard ContextCodec.consistent(id: id, flags: flags) else {
+        return fail(Status.invalidArgument, "flags must be <= 255 and carry SPOOR_CONTEXT_SAMPLED iff id != 0")
+    }
+    guard capacity >= ContextCodec.byteLength else { return fail(Status.bufferTooSmall, "need \(ContextCodec.byteLength) bytes") }
+    buffer[0] = 0
+    buffer[1] = UInt8(flags)
+    for index in 0..<8 { buffer[2 + index] = UInt8(truncatingIfNeeded: id >> (56 - 8 * UInt64(index))) }
+    return Int32(ContextCodec.byteLength)
+}
+
+@c @implementation
+public func spoor_context_decode_bytes(
+    _ bytes: UnsafePointer<UInt8>?, _ length: Int, _ outID: UnsafeMutablePointer<UInt64>?, _ outFlags: UnsafeMutablePointer<UInt32>?
+) -> Int32 {
+    guard let bytes, let outID, let outFlags else { return fail(Status.invalidArgument, "a pointer is NULL") }
+    guard length == ContextCodec.byteLength, bytes[0] == 0 else {
+        return fail(Status.parse, "a binary context is \(ContextCodec.byteLength) bytes starting with version 0")
+    }
+    var id: UInt64 = 0
+    for index in 0..<8 { id = id << 8 | UInt64(bytes[2 + index]) }
+    let flags = UInt32(bytes[1])
+    guard ContextCodec.consistent(id: id, flags: flags) else { return fail(Status.parse, "sampled flag and id disagree") }
+    outID.pointee = id
+    outFlags.pointee = flags
+    return Status.ok
+}
+
+// MARK: - Keys
+
+@c @implementation
+public func spoor_hash_bytes(_ data: UnsafeRawPointer?, _ length: Int) -> UInt64 {
+    guard let data else { return length == 0 ? 0xcbf2_9ce4_8422_2325 : 0 }
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for index in 0..<max(length, 0) {
+        hash = (hash ^ UInt64(data.load(fromByteOffset: index, as: UInt8.self))) &* 0x100_0000_01b3
+    }
+    return hash
+}
+
+@c @implementation
+public func spoor_key_sampled(_ keyHash: UInt64, _ probability: Double) -> Int32 {
+    if probability >= 1 { return 1 }
+    return spoor__mix64(keyHash) < keyThreshold(probability) ? 1 : 0
+}
+
+// MARK: - Statistics
+
+@c @implementation
+public func spoor_get_stats(_ out: UnsafeMutablePointer<spoor_stats>?) -> Int32 {
+    guard let out else { return fail(Status.invalidArgument, "out is NULL") }
+    return Lifecycle.withRuntime { runtime in
+        out.pointee = runtime.statistics()
+        return Status.ok
+    }
+}
+
+@c @implementation
+public func spoor_get_thread_stats(_ out: UnsafeMutablePointer<spoor_stats>?) -> Int32 {
+    guard let out else { return fail(Status.invalidArgument, "out is NULL") }
+    return Lifecycle.withRuntime { runtime in
+        let thread = spoorint_thread_state()
+        var stats = spoor_stats()
+        if thread.pointee.generation == runtime.generation {
+            if let ring = thread.pointee.ring {
+                stats.committed = spoorint_load_relaxed(RingField.word(ring, RingField.committed)) &- thread.pointee.base_committed
+                stats.dropped = spoorint_load_relaxed(RingField.word(ring, RingField.dropped)) &- thread.pointee.base_dropped
+                stats.sampled = spoorint_load_relaxed(RingField.word(ring, RingField.sampled)) &- thread.pointee.base_sampled
+                stats.drained = spoorint_load_relaxed(RingField.word(ring, RingField.drained)) &- thread.pointee.base_drained
+                stats.batches = spoorint_load_relaxed(RingField.word(ring, RingField.batches))
+                stats.sink_errors = spoorint_load_relaxed(RingField.word(ring, RingField.sinkErrors))
+                stats.threads = 1
+            }
+            stats.dropped &+= thread.pointee.lost_no_ring
+        }
+        stats.written = stats.committed &+ stats.dropped
+        out.pointee = stats
+        return Status.ok
+    }
+}

@@ -1,0 +1,224 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CSpoor
+import SpoorLog
+
+/// The consumer side of a ring: find the whole reports between a tail and a head and hand
+/// them to a sink as one batch, straight from the ring memory (no copy).
+enum RingConsumer {
+    struct Outcome {
+        /// Reports handed to the sink.
+        var reports = 0
+        /// The position after the last whole report.
+        var end: UInt64
+        /// A malformed report was found (the rest of the range is unusable).
+        var damaged = false
+        /// The sink failed (the batch is lost).
+        var sinkError: String?
+    }
+
+    static func drain(
+        segment: SharedSegment, ring index: Int, from tail: UInt64, to head: UInt64, into sink: any ReportSink
+    ) -> Outcome {
+        let capacity = UInt64(segment.ringSlots)
+        guard head &- tail <= capacity else { return Outcome(end: tail, damaged: true) }
+        let slots = segment.slots(index)
+        let mask = capacity - 1
+        var position = tail
+        var outcome = Outcome(end: tail)
+        while position != head {
+            let header = slots + Int((position & mask) << 6)
+            guard let count = ReportLayout.validatedSlotCount(header: header, availableSlots: Int(head &- position)) else {
+                outcome.damaged = true
+                break
+            }
+            position &+= UInt64(count)
+            outcome.reports += 1
+        }
+        outcome.end = position
+        guard position != tail else { return outcome }
+        let start = Int(tail & mask)
+        let total = Int(position &- tail)
+        let firstCount = min(total, Int(capacity) - start)
+        let slotSize = Int(SPOORINT_SLOT_SIZE)
+        let first = UnsafeRawBufferPointer(start: slots + start * slotSize, count: firstCount * slotSize)
+        let second = UnsafeRawBufferPointer(start: slots, count: (total - firstCount) * slotSize)
+        do {
+            try sink.writeBatch(ring: UInt32(index), firstPosition: tail, count: outcome.reports, first: first, second: second)
+        } catch {
+            outcome.sinkError = "\(error)"
+        }
+        return outcome
+    }
+
+    /// The operator in table entry `index` of a segment.
+    static func operatorRecord(_ segment: SharedSegment, _ index: Int) -> OperatorRecord {
+        let entry = UnsafeRawPointer(segment.operatorEntry(index))
+        let nameLength = min(Int(entry.load(fromByteOffset: 0, as: UInt16.self)), Int(SPOOR_MAX_NAME_LEN))
+        let siteLength = min(Int(entry.load(fromByteOffset: 2, as: UInt16.self)), Int(SPOOR_MAX_NAME_LEN))
+        let name = String(decoding: UnsafeRawBufferPointer(start: entry + 8, count: nameLength), as: UTF8.self)
+        let site = String(decoding: UnsafeRawBufferPointer(start: entry + 8 + Int(SPOOR_MAX_NAME_LEN), count: siteLength), as: UTF8.self)
+        return OperatorRecord(id: UInt32(index + 1), name: name, callSite: site)
+    }
+}
+
+/// The collector thread: drains every ring in batches on a timer, and again at once while any
+/// ring was at least a quarter full (the watermark), so producers never wake it per report.
+/// `flush` requests a pass and waits for it.
+final class Collector: @unchecked Sendable {
+    let segment: SharedSegment
+    let sink: any ReportSink
+    let intervalNanos: UInt64
+    private let condition = MonotonicCondition()
+    // Guarded by condition.mutex:
+    private var requested: UInt64 = 0
+    private var completed: UInt64 = 0
+    private var stopping = false
+    private var exited = false
+    private var lastSinkError: String?
+    // Collector thread only:
+    private var thread = pthread_t()
+    private var heads: [UInt64]
+    private var knownOperators = 0
+
+    init(segment: SharedSegment, sink: any ReportSink, intervalMillis: Int) {
+        self.segment = segment
+        self.sink = sink
+        self.intervalNanos = UInt64(intervalMillis) * 1_000_000
+        self.heads = Array(repeating: 0, count: segment.ringCount)
+    }
+
+    func start() -> Bool {
+        let context = Unmanaged.passRetained(self).toOpaque()
+        let result = pthread_create(&thread, nil, { context in
+            guard let context else { return nil }
+            let collector = Unmanaged<Collector>.fromOpaque(context).takeRetainedValue()
+            collector.run()
+            return nil
+        }, context)
+        if result != 0 {
+            Unmanaged<Collector>.fromOpaque(context).release()
+            return false
+        }
+        spoorint_set_thread_name(thread, "spoor-collector")
+        return true
+    }
+
+    /// Drains everything committed so far, then stops the thread.
+    func stop() {
+        condition.mutex.lock()
+        stopping = true
+        condition.broadcast()
+        condition.mutex.unlock()
+        pthread_join(thread, nil)
+    }
+
+    /// Waits until a full pass that started after this call has completed.
+    func flush(timeoutNanos: UInt64) -> Int32 {
+        let deadline = monotonicNanos() &+ timeoutNanos
+        condition.mutex.lock()
+        defer { condition.mutex.unlock() }
+        requested &+= 1
+        let target = requested
+        condition.broadcast()
+        while completed < target {
+            if exited { return fail(Status.notInitialized, "spoor shut down during spoor_flush") }
+            if monotonicNanos() >= deadline { return fail(Status.timeout, "spoor_flush timed out") }
+            condition.wait(untilNanos: deadline)
+        }
+        if let error = lastSinkError {
+            lastSinkError = nil
+            return fail(Status.io, error)
+        }
+        return Status.ok
+    }
+
+    /// Writes the close record and closes the sink; returns the error text, if any.
+    func closeSink(_ stats: spoor_stats) -> String? {
+        do {
+            try sink.close(CloseStatistics(
+                written: stats.written, committed: stats.committed, dropped: stats.dropped, sampled: stats.sampled,
+                drained: stats.drained, sinkErrors: stats.sink_errors, batches: stats.batches, threads: stats.threads))
+            return nil
+        } catch {
+            return "\(error)"
+        }
+    }
+
+    private func run() {
+        condition.mutex.lock()
+        var backlog = false
+        while true {
+            if !stopping && requested == completed && !backlog {
+                condition.wait(untilNanos: monotonicNanos() &+ intervalNanos)
+            }
+            let target = requested
+            let stop = stopping
+            condition.mutex.unlock()
+            backlog = drainAll()
+            condition.mutex.lock()
+            if target > completed { completed = target }
+            condition.broadcast()
+            if stop { break }
+        }
+        exited = true
+        condition.broadcast()
+        condition.mutex.unlock()
+    }
+
+    private func recordSinkError(_ message: String) {
+        condition.mutex.lock()
+        lastSinkError = message
+        condition.mutex.unlock()
+    }
+
+    /// One pass: snapshot every head, then emit new operators (a report visible at the snapshot
+    /// was written after its operator was registered), then drain each ring to its snapshot.
+    /// Returns whether any ring was past the watermark.
+    private func drainAll() -> Bool {
+        let ringCount = segment.ringCount
+        for index in 0..<ringCount {
+            heads[index] = spoorint_load_acquire(RingField.word(segment.ring(index), RingField.head))
+        }
+        let operatorCountWord = (UnsafeMutableRawPointer(segment.header) + 72).assumingMemoryBound(to: UInt64.self)
+        let operatorCount = Int(min(spoorint_load_acquire(operatorCountWord), UInt64(SPOOR_MAX_OPERATORS)))
+        if operatorCount > knownOperators {
+            let records = (knownOperators..<operatorCount).map { RingConsumer.operatorRecord(segment, $0) }
+            do { try sink.writeOperators(records) } catch { recordSinkError("\(error)") }
+            knownOperators = operatorCount
+        }
+        var backlog = false
+        for index in 0..<ringCount {
+            let ring = segment.ring(index)
+            let tailWord = RingField.word(ring, RingField.tail)
+            let tail = spoorint_load_relaxed(tailWord)
+            let head = heads[index]
+            if head != tail {
+                if (head &- tail) &* 4 >= UInt64(segment.ringSlots) { backlog = true }
+                let outcome = RingConsumer.drain(segment: segment, ring: index, from: tail, to: head, into: sink)
+                spoorint_bump(RingField.word(ring, RingField.drained), UInt64(outcome.reports))
+                spoorint_bump(RingField.word(ring, RingField.batches), outcome.end != tail ? 1 : 0)
+                if let error = outcome.sinkError {
+                    spoorint_bump(RingField.word(ring, RingField.sinkErrors), 1)
+                    recordSinkError(error)
+                }
+                // A malformed report cannot come from this library's producer; skip the range.
+                let newTail = outcome.damaged ? head : outcome.end
+                if outcome.damaged {
+                    spoorint_bump(RingField.word(ring, RingField.sinkErrors), 1)
+                    recordSinkError("ring \(index) held a malformed report at position \(outcome.end)")
+                }
+                spoorint_store_release(tailWord, newTail)
+            }
+            let state = RingField.word(ring, RingField.state)
+            if spoorint_load_acquire(state) == UInt64(SPOORINT_RING_ORPHANED),
+               spoorint_load_acquire(RingField.word(ring, RingField.head)) == spoorint_load_relaxed(tailWord) {
+                _ = spoorint_cas(state, UInt64(SPOORINT_RING_ORPHANED), UInt64(SPOORINT_RING_FREE))
+            }
+        }
+        return backlog
+    }
+}

@@ -1,0 +1,272 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CSpoor
+import SpoorLog
+
+/// The producer side of a thread's ring: mint ids, reserve slots, encode a report, publish it.
+///
+/// Every function here receives the caller's `spoor__thread` pointer (computed by the inline
+/// code in the caller's image, where a thread-local access is cheap) and touches only that
+/// state, the thread's own ring and two process globals: no locks, no allocation, no
+/// reference counting, no system call except a clock read when the caller passed no time.
+/// A report becomes visible to the collector whole, by one release store of the ring head
+/// after all of its slots are written (single producer, single consumer).
+enum RingProducer {
+    /// Flag bit in `spoor__thread.state_flags`: block (instead of drop) when the ring is full.
+    static let blockWhenFull: UInt32 = 0x100
+    /// Ids per id block: the low 16 bits of an id count within a block.
+    static let idBlockSize: UInt64 = 1 << 16
+
+    /// Makes sure the thread owns a ring of the running generation. Returns `Status.ok`,
+    /// `Status.dropped` (no free ring: counted) or `Status.notInitialized`.
+    @inline(__always)
+    static func ready(_ thread: UnsafeMutablePointer<spoor__thread>) -> Int32 {
+        let generation = spoorint_load_relaxed(spoorint_generation_ptr())
+        if _fastPath(thread.pointee.generation == generation && thread.pointee.ring != nil && generation != 0) {
+            return Status.ok
+        }
+        return Lifecycle.attach(thread, generation: generation)
+    }
+
+    /// Mints `count` consecutive ids (count in 1...65536).
+    @inline(__always)
+    static func mint(_ thread: UnsafeMutablePointer<spoor__thread>, count: UInt64) -> UInt64 {
+        let id = thread.pointee.next_id
+        if _fastPath(id != 0 && id &+ count <= thread.pointee.id_block_end) {
+            thread.pointee.next_id = id &+ count
+            return id
+        }
+        return mintFromNewBlock(thread, count: count)
+    }
+
+    /// Starts a fresh random id block: 48 random high bits (never 0, never all ones, so ids are
+    /// non-zero and the block end does not overflow) and a 16-bit counter.
+    @inline(never)
+    static func mintFromNewBlock(_ thread: UnsafeMutablePointer<spoor__thread>, count: UInt64) -> UInt64 {
+        var state = thread.pointee.id_rng
+        if state == 0 { state = randomWord() | 1 }
+        let prefix = (splitMix64(&state) >> 16) % ((1 << 48) - 2) + 1
+        thread.pointee.id_rng = state
+        let first = prefix << 16
+        thread.pointee.next_id = first &+ count
+        thread.pointee.id_block_end = first &+ idBlockSize
+        return first
+    }
+
+    /// Whether `slots` slots are free, refreshing the cached consumer position if needed and,
+    /// under the blocking policy, waiting for the collector up to the configured timeout.
+    @inline(__always)
+    static func reserve(_ thread: UnsafeMutablePointer<spoor__thread>, slots: UInt64) -> Bool {
+        if _fastPath(thread.pointee.head &- thread.pointee.tail_cache &+ slots <= thread.pointee.mask &+ 1) {
+            return true
+        }
+        return reserveAfterRefresh(thread, slots: slots)
+    }
+
+    @inline(never)
+    static func reserveAfterRefresh(_ thread: UnsafeMutablePointer<spoor__thread>, slots: UInt64) -> Bool {
+        guard let ring = thread.pointee.ring else { return false }
+        let tail = RingField.word(ring, RingField.tail)
+        let capacity = thread.pointee.mask &+ 1
+        thread.pointee.tail_cache = spoorint_load_acquire(tail)
+        if thread.pointee.head &- thread.pointee.tail_cache &+ slots <= capacity { return true }
+        guard thread.pointee.state_flags & blockWhenFull != 0 else { return false }
+        let deadline = monotonicNanos() &+ spoorint_load_relaxed(spoorint_block_timeout_ptr())
+        var spins = 0
+        while true {
+            thread.pointee.tail_cache = spoorint_load_acquire(tail)
+            if thread.pointee.head &- thread.pointee.tail_cache &+ slots <= capacity { return true }
+            // Stop waiting if the library shut down meanwhile.
+            if spoorint_load_relaxed(spoorint_generation_ptr()) != thread.pointee.generation { return false }
+            spins += 1
+            if spins < 64 { continue }
+            if monotonicNanos() > deadline { return false }
+            sched_yield()
+        }
+    }
+
+    /// Counts a lost report and returns `Status.dropped`.
+    @inline(never)
+    static func drop(_ thread: UnsafeMutablePointer<spoor__thread>) -> Int32 {
+        if let ring = thread.pointee.ring {
+            spoorint_bump(RingField.word(ring, RingField.dropped), 1)
+        } else {
+            thread.pointee.lost_no_ring &+= 1
+            _ = spoorint_fetch_add(spoorint_no_ring_dropped_ptr(), 1)
+        }
+        return Status.dropped
+    }
+
+    /// Address of ring slot `position`.
+    @inline(__always)
+    static func slot(_ slots: UnsafeMutableRawPointer, _ thread: UnsafeMutablePointer<spoor__thread>, _ position: UInt64) -> UnsafeMutableRawPointer {
+        slots + Int(truncatingIfNeeded: (position & thread.pointee.mask) << 6)
+    }
+
+    /// Writes the fixed header slot of a report at the current head.
+    @inline(__always)
+    static func writeHeader(
+        _ header: UnsafeMutableRawPointer, _ thread: UnsafeMutablePointer<spoor__thread>,
+        id: UInt64, parent0: UInt64, keyHash: UInt64, start: UInt64, end: UInt64, op: UInt32,
+        parentCount: UInt32, attachLength: UInt16, kind: UInt32, flags: UInt8, aux: UInt32
+    ) {
+        header.storeBytes(of: id, toByteOffset: 0, as: UInt64.self)
+        header.storeBytes(of: parent0, toByteOffset: 8, as: UInt64.self)
+        header.storeBytes(of: keyHash, toByteOffset: 16, as: UInt64.self)
+        header.storeBytes(of: start, toByteOffset: 24, as: UInt64.self)
+        header.storeBytes(of: end, toByteOffset: 32, as: UInt64.self)
+        header.storeBytes(of: op, toByteOffset: 40, as: UInt32.self)
+        header.storeBytes(of: thread.pointee.partition_plus_one &- 1, toByteOffset: 44, as: UInt32.self)
+        header.storeBytes(of: thread.pointee.tid, toByteOffset: 48, as: UInt32.self)
+        header.storeBytes(of: parentCount, toByteOffset: 52, as: UInt32.self)
+        header.storeBytes(of: attachLength, toByteOffset: 56, as: UInt16.self)
+        header.storeBytes(of: UInt8(truncatingIfNeeded: kind), toByteOffset: 58, as: UInt8.self)
+        header.storeBytes(of: flags, toByteOffset: 59, as: UInt8.self)
+        header.storeBytes(of: aux, toByteOffset: 60, as: UInt32.self)
+    }
+
+    /// Publishes `slots` slots written at the head: one release store the collector pairs with
+    /// an acquire load, then the committed counter (single writer: no locked instruction).
+    @inline(__always)
+    static func publish(_ thread: UnsafeMutablePointer<spoor__thread>, ring: UnsafeMutableRawPointer, slots: UInt64) {
+        let head = thread.pointee.head &+ slots
+        thread.pointee.head = head
+        spoorint_store_release(RingField.word(ring, RingField.head), head)
+        spoorint_bump(RingField.word(ring, RingField.committed), 1)
+    }
+
+    // MARK: - Report kinds
+
+    /// One header-only report (entries without attachment, one-parent checkpoints, pokes).
+    @inline(__always)
+    static func writeSingleSlot(
+        _ thread: UnsafeMutablePointer<spoor__thread>, id: UInt64, parent: UInt64, keyHash: UInt64,
+        start: UInt64, end: UInt64, op: UInt32, parentCount: UInt32, kind: UInt32, aux: UInt32
+    ) -> Int32 {
+        guard let ring = thread.pointee.ring, let slots = UnsafeMutableRawPointer(thread.pointee.slots),
+              reserve(thread, slots: 1)
+        else { return drop(thread) }
+        writeHeader(
+            slot(slots, thread, thread.pointee.head), thread, id: id, parent0: parent, keyHash: keyHash,
+            start: start, end: end, op: op, parentCount: parentCount, attachLength: 0, kind: kind,
+            flags: 0, aux: aux)
+        publish(thread, ring: ring, slots: 1)
+        return Status.ok
+    }
+
+    /// The encoded attachment length of `attributes`, or a negative status.
+    static func attachmentLength(_ attributes: UnsafePointer<spoor_attr>?, count: Int) -> Int {
+        guard count > 0 else { return 0 }
+        guard let attributes else { return Int(fail(Status.invalidArgument, "attrs is NULL but n_attrs is \(count)")) }
+        guard count <= Int(SPOOR_MAX_ATTACHMENT) / 4 else {
+            return Int(fail(Status.attachmentTooLarge, "\(count) attributes cannot fit in \(SPOOR_MAX_ATTACHMENT) bytes"))
+        }
+        var total = 0
+        for index in 0..<count {
+            let attribute = attributes[index]
+            guard attribute.key != nil, attribute.key_len > 0 else {
+                return Int(fail(Status.invalidArgument, "attrs[\(index)] has an empty or NULL key"))
+            }
+            guard attribute.key_len <= 255 else {
+                return Int(fail(Status.attachmentTooLarge, "attrs[\(index)] key is \(attribute.key_len) bytes (max 255)"))
+            }
+            guard attribute.value != nil || attribute.value_len == 0 else {
+                return Int(fail(Status.invalidArgument, "attrs[\(index)] value is NULL with length \(attribute.value_len)"))
+            }
+            guard attribute.value_len <= Int(SPOOR_MAX_ATTACHMENT) else {
+                return Int(fail(Status.attachmentTooLarge, "attrs[\(index)] value is \(attribute.value_len) bytes"))
+            }
+            total += 3 + attribute.key_len + attribute.value_len
+            guard total <= Int(SPOOR_MAX_ATTACHMENT) else {
+                return Int(fail(Status.attachmentTooLarge, "attachment exceeds \(SPOOR_MAX_ATTACHMENT) bytes"))
+            }
+        }
+        return total
+    }
+
+    /// Copies bytes into the extension area that starts after the header slot at `head`,
+    /// splitting at slot boundaries (the ring may wrap between slots).
+    @inline(__always)
+    static func copyToExtension(
+        _ slots: UnsafeMutableRawPointer, _ thread: UnsafeMutablePointer<spoor__thread>, head: UInt64,
+        offset: Int, from source: UnsafeRawPointer, count: Int
+    ) {
+        var written = 0
+        while written < count {
+            let at = offset + written
+            let room = 64 - (at & 63)
+            let chunk = min(room, count - written)
+            let target = slot(slots, thread, head &+ 1 &+ UInt64(at >> 6)) + (at & 63)
+            target.copyMemory(from: source + written, byteCount: chunk)
+            written += chunk
+        }
+    }
+
+    /// Any report: parents (zeros skipped, at most `parentLimit` kept), attachment, fan-out.
+    /// Arguments are validated by the caller; `trackedParents` is the count of non-zero parents
+    /// (after the limit).
+    static func writeGeneral(
+        _ thread: UnsafeMutablePointer<spoor__thread>, kind: UInt32, flags: UInt8, id: UInt64,
+        parents: UnsafePointer<UInt64>?, parentCount: Int, trackedParents: Int, keyHash: UInt64,
+        start: UInt64, end: UInt64, op: UInt32, aux: UInt32,
+        attributes: UnsafePointer<spoor_attr>?, attributeCount: Int, attachLength: Int
+    ) -> Int32 {
+        let slotCount = UInt64(ReportLayout.slotCount(parentCount: trackedParents, attachmentLength: attachLength))
+        guard let ring = thread.pointee.ring, let slots = UnsafeMutableRawPointer(thread.pointee.slots) else {
+            return drop(thread)
+        }
+        guard slotCount <= (thread.pointee.mask &+ 1) / 4 else {
+            return fail(Status.reportTooLarge, "report needs \(slotCount) slots; a ring of \(thread.pointee.mask &+ 1) takes at most a quarter")
+        }
+        guard reserve(thread, slots: slotCount) else { return drop(thread) }
+        let head = thread.pointee.head
+        var parent0: UInt64 = 0
+        var kept = 0
+        if let parents {
+            for index in 0..<parentCount where kept < trackedParents {
+                let parent = parents[index]
+                if parent == 0 { continue }
+                if kept == 0 {
+                    parent0 = parent
+                } else {
+                    let at = (kept - 1) * 8
+                    slot(slots, thread, head &+ 1 &+ UInt64(at >> 6)).storeBytes(of: parent, toByteOffset: at & 63, as: UInt64.self)
+                }
+                kept += 1
+            }
+        }
+        if attachLength > 0, let attributes {
+            var offset = trackedParents > 1 ? (trackedParents - 1) * 8 : 0
+            for index in 0..<attributeCount {
+                let attribute = attributes[index]
+                var prefix: (UInt8, UInt8, UInt8) = (
+                    UInt8(truncatingIfNeeded: attribute.key_len),
+                    UInt8(truncatingIfNeeded: attribute.value_len),
+                    UInt8(truncatingIfNeeded: attribute.value_len >> 8))
+                withUnsafeBytes(of: &prefix) { raw in
+                    if let base = raw.baseAddress {
+                        copyToExtension(slots, thread, head: head, offset: offset, from: base, count: 3)
+                    }
+                }
+                offset += 3
+                if let key = attribute.key {
+                    copyToExtension(slots, thread, head: head, offset: offset, from: key, count: attribute.key_len)
+                }
+                offset += attribute.key_len
+                if let value = attribute.value, attribute.value_len > 0 {
+                    copyToExtension(slots, thread, head: head, offset: offset, from: value, count: attribute.value_len)
+                }
+                offset += attribute.value_len
+            }
+        }
+        writeHeader(
+            slot(slots, thread, head), thread, id: id, parent0: parent0, keyHash: keyHash, start: start,
+            end: end, op: op, parentCount: UInt32(kept), attachLength: UInt16(attachLength), kind: kind,
+            flags: flags, aux: aux)
+        publish(thread, ring: ring, slots: slotCount)
+        return Status.ok
+    }
+}

@@ -1,0 +1,305 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import CSpoor
+import SpoorLog
+
+/// One initialised instance of the library: its segment, run directory, collector, operator
+/// table and sampling strategy. Mutable fields are guarded by `Lifecycle.lock`.
+final class Runtime: @unchecked Sendable {
+    let configuration: RuntimeConfiguration
+    let generation: UInt64
+    let runID: UInt64
+    let runDirectory: String
+    let segment: SharedSegment
+    let collector: Collector
+    var sampling: SamplingStrategy
+    var operatorIDs: [OperatorKey: UInt32] = [:]
+
+    struct OperatorKey: Hashable {
+        var name: [UInt8]
+        var site: [UInt8]
+    }
+
+    init(
+        configuration: RuntimeConfiguration, generation: UInt64, runID: UInt64, runDirectory: String,
+        segment: SharedSegment, collector: Collector
+    ) {
+        self.configuration = configuration
+        self.generation = generation
+        self.runID = runID
+        self.runDirectory = runDirectory
+        self.segment = segment
+        self.collector = collector
+        self.sampling = configuration.sampling
+    }
+
+    /// Takes a free ring for `thread`, or leaves it without one if all are in use.
+    func takeRing(for thread: UnsafeMutablePointer<spoor__thread>) {
+        for index in 0..<segment.ringCount {
+            let ring = segment.ring(index)
+            let state = RingField.word(ring, RingField.state)
+            guard spoorint_load_acquire(state) == UInt64(SPOORINT_RING_FREE) else { continue }
+            let firstUse = spoorint_load_relaxed(RingField.word(ring, RingField.takes)) == 0
+            if firstUse && !segment.prepareRing(index) { return }
+            guard spoorint_cas(state, UInt64(SPOORINT_RING_FREE), UInt64(SPOORINT_RING_OWNED)) else { continue }
+            spoorint_store_relaxed(RingField.word(ring, RingField.ownerTID), UInt64(thread.pointee.tid))
+            spoorint_bump(RingField.word(ring, RingField.takes), 1)
+            thread.pointee.ring = ring
+            thread.pointee.slots = segment.slots(index).assumingMemoryBound(to: UInt8.self)
+            thread.pointee.mask = UInt64(segment.ringSlots - 1)
+            thread.pointee.head = spoorint_load_relaxed(RingField.word(ring, RingField.head))
+            thread.pointee.tail_cache = spoorint_load_acquire(RingField.word(ring, RingField.tail))
+            thread.pointee.ring_index = UInt32(index)
+            thread.pointee.base_committed = spoorint_load_relaxed(RingField.word(ring, RingField.committed))
+            thread.pointee.base_dropped = spoorint_load_relaxed(RingField.word(ring, RingField.dropped))
+            thread.pointee.base_sampled = spoorint_load_relaxed(RingField.word(ring, RingField.sampled))
+            thread.pointee.base_drained = spoorint_load_relaxed(RingField.word(ring, RingField.drained))
+            thread.pointee.base_written = thread.pointee.base_committed &+ thread.pointee.base_dropped
+            return
+        }
+    }
+
+    /// Registers or looks up an operator. Caller holds `Lifecycle.lock`.
+    func registerOperator(name: [UInt8], site: [UInt8]) -> Int64 {
+        let key = OperatorKey(name: name, site: site)
+        if let id = operatorIDs[key] { return Int64(id) }
+        let index = operatorIDs.count
+        guard index < Int(SPOOR_MAX_OPERATORS) else { return Int64(Status.tooManyOperators) }
+        let entry = segment.operatorEntry(index)
+        entry.pointee.name_len = UInt16(name.count)
+        entry.pointee.site_len = UInt16(site.count)
+        entry.pointee.id = UInt32(index + 1)
+        let raw = UnsafeMutableRawPointer(entry)
+        name.withUnsafeBytes { if let source = $0.baseAddress { (raw + 8).copyMemory(from: source, byteCount: $0.count) } }
+        site.withUnsafeBytes { if let source = $0.baseAddress { (raw + 8 + Int(SPOOR_MAX_NAME_LEN)).copyMemory(from: source, byteCount: $0.count) } }
+        let count = UnsafeMutableRawPointer(segment.header) + 72
+        spoorint_store_release(count.assumingMemoryBound(to: UInt64.self), UInt64(index + 1))
+        operatorIDs[key] = UInt32(index + 1)
+        return Int64(index + 1)
+    }
+
+    /// Totals over all rings plus the reports of threads that had none.
+    func statistics() -> spoor_stats {
+        var stats = spoor_stats()
+        for index in 0..<segment.ringCount {
+            let ring = segment.ring(index)
+            stats.committed &+= spoorint_load_relaxed(RingField.word(ring, RingField.committed))
+            stats.dropped &+= spoorint_load_relaxed(RingField.word(ring, RingField.dropped))
+            stats.sampled &+= spoorint_load_relaxed(RingField.word(ring, RingField.sampled))
+            stats.drained &+= spoorint_load_relaxed(RingField.word(ring, RingField.drained))
+            stats.batches &+= spoorint_load_relaxed(RingField.word(ring, RingField.batches))
+            stats.sink_errors &+= spoorint_load_relaxed(RingField.word(ring, RingField.sinkErrors))
+            if spoorint_load_relaxed(RingField.word(ring, RingField.state)) == UInt64(SPOORINT_RING_OWNED) {
+                stats.threads &+= 1
+            }
+        }
+        stats.dropped &+= spoorint_load_relaxed(spoorint_no_ring_dropped_ptr())
+        stats.written = stats.committed &+ stats.dropped
+        return stats
+    }
+}
+
+/// Process-wide lifecycle: init, shutdown, fork, exit, and attaching threads to rings.
+enum Lifecycle {
+    /// Guards `current` and every mutable field of the current runtime. Never taken on the hot
+    /// path; held across fork so the child inherits it in a known state.
+    static let lock = PosixMutex()
+    nonisolated(unsafe) static var current: Runtime?
+    nonisolated(unsafe) static var generations: UInt64 = 0
+    nonisolated(unsafe) static var processHooksInstalled = false
+    nonisolated(unsafe) static var threadExitKey = pthread_key_t()
+
+    static func bumpSamplerEpoch() {
+        _ = spoorint_fetch_add(spoorint_sampler_epoch_ptr(), 1)
+    }
+
+    /// Installs the fork handlers, the exit handler and the thread-exit key, once per process.
+    /// Caller holds `lock`.
+    static func installProcessHooks() {
+        guard !processHooksInstalled else { return }
+        processHooksInstalled = true
+        pthread_key_create(&threadExitKey) { value in
+            guard let value else { return }
+            Lifecycle.threadExited(value.assumingMemoryBound(to: spoor__thread.self))
+        }
+        pthread_atfork(
+            { Lifecycle.lock.lock() },
+            { Lifecycle.lock.unlock() },
+            { Lifecycle.forkedChild() })
+        atexit { _ = Lifecycle.shutdown() }
+    }
+
+    /// In a forked child: forget the parent's instance without touching its collector or files,
+    /// and make its rings unreachable, so the child can never write into them.
+    static func forkedChild() {
+        if let runtime = current {
+            _ = Unmanaged.passRetained(runtime)  // its threads and locks belong to the parent
+            runtime.segment.retire(unlink: false)
+            current = nil
+        }
+        spoorint_store_release(spoorint_generation_ptr(), 0)
+        bumpSamplerEpoch()
+        lock.unlock()
+    }
+
+    static func initialize(abiVersion: UInt32, config: UnsafePointer<spoor_config>?) -> Int32 {
+        guard abiVersion == SPOOR_ABI_VERSION else {
+            return fail(Status.abiMismatch, "caller ABI \(abiVersion), library ABI \(SPOOR_ABI_VERSION)")
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        guard current == nil else { return fail(Status.alreadyInitialized, "spoor_init called twice without spoor_shutdown") }
+        let configuration: RuntimeConfiguration
+        do {
+            configuration = try RuntimeConfiguration(config)
+        } catch {
+            return fail(Status.invalidConfig, error.message)
+        }
+        installProcessHooks()
+        let runID = randomWord()
+        let pid = UInt32(bitPattern: getpid())
+        let shmName = configuration.sharedMemoryName ?? "/spoor.\(pid).\(hex64(runID).suffix(8))"
+        let runDirectory = configuration.logRoot + "/" + runDirectoryName(pid: pid, runID: runID)
+        let segment: SharedSegment
+        do {
+            segment = try SharedSegment.create(
+                name: shmName, ringCount: configuration.maxThreads, ringSlots: configuration.ringSlots,
+                runID: runID, runDirectory: runDirectory)
+        } catch {
+            return fail(Status.sharedMemory, error.message)
+        }
+        let sink: any ReportSink
+        switch configuration.sink {
+        case .discard:
+            sink = DiscardSink()
+        case .log:
+            do {
+                let identity = RunIdentity(
+                    runID: runID, pid: pid, realtimeNanos: segment.header.pointee.created_realtime_ns,
+                    monotonicNanos: segment.header.pointee.created_monotonic_ns)
+                sink = LogSink(writer: try LogWriter(directory: runDirectory, identity: identity, segmentBytes: configuration.segmentBytes))
+            } catch {
+                segment.retire(unlink: true)
+                return fail(Status.io, "\(error)")
+            }
+        }
+        let collector = Collector(segment: segment, sink: sink, intervalMillis: configuration.flushIntervalMillis)
+        generations &+= 1
+        let runtime = Runtime(
+            configuration: configuration, generation: generations, runID: runID, runDirectory: runDirectory,
+            segment: segment, collector: collector)
+        guard collector.start() else {
+            segment.retire(unlink: true)
+            return fail(Status.noMemory, "could not start the collector thread")
+        }
+        spoorint_store_relaxed(spoorint_block_timeout_ptr(), UInt64(configuration.blockTimeoutMillis) * 1_000_000)
+        spoorint_store_relaxed(spoorint_no_ring_dropped_ptr(), 0)
+        spoorint_store_relaxed(spoorint_rate_window_ptr(), 0)
+        current = runtime
+        spoorint_store_release(spoorint_generation_ptr(), runtime.generation)
+        bumpSamplerEpoch()
+        return Status.ok
+    }
+
+    /// UTC start time, pid and run id: sortable, unique.
+    static func runDirectoryName(pid: UInt32, runID: UInt64) -> String {
+        var seconds = time_t(realtimeNanos() / 1_000_000_000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let date = "\(parts.tm_year + 1900)\(two(parts.tm_mon + 1))\(two(parts.tm_mday))"
+        let time = "\(two(parts.tm_hour))\(two(parts.tm_min))\(two(parts.tm_sec))"
+        return "\(date)T\(time)Z-\(pid)-\(hex64(runID).suffix(8))"
+    }
+
+    static func shutdown() -> Int32 {
+        lock.lock()
+        guard let runtime = current else {
+            lock.unlock()
+            return fail(Status.notInitialized, "spoor_shutdown without a running spoor_init")
+        }
+        current = nil
+        spoorint_store_release(spoorint_generation_ptr(), 0)
+        bumpSamplerEpoch()
+        lock.unlock()
+        runtime.collector.stop()
+        var stats = runtime.statistics()
+        stats.threads = 0
+        let closeError = runtime.collector.closeSink(stats)
+        spoorint_store_release(
+            (UnsafeMutableRawPointer(runtime.segment.header) + 104).assumingMemoryBound(to: UInt64.self),
+            UInt64(SPOORINT_SEGMENT_CLOSED))
+        runtime.segment.retire(unlink: true)
+        if let closeError { return fail(Status.io, closeError) }
+        return Status.ok
+    }
+
+    /// Runs `body` with the current runtime under the lock, or fails with NOT_INITIALIZED.
+    static func withRuntime(_ body: (Runtime) -> Int32) -> Int32 {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let runtime = current else { return fail(Status.notInitialized, "spoor is not initialized") }
+        return body(runtime)
+    }
+
+    /// Slow path of `RingProducer.ready`: (re)attach the thread to the running generation.
+    @inline(never)
+    static func attach(_ thread: UnsafeMutablePointer<spoor__thread>, generation: UInt64) -> Int32 {
+        guard generation != 0 else { return fail(Status.notInitialized, "spoor is not initialized") }
+        // A thread that found no free ring retries only every 1024 reports.
+        if thread.pointee.generation == generation && thread.pointee.ring == nil
+            && thread.pointee.lost_no_ring & 1023 != 0 {
+            return Status.dropped
+        }
+        lock.lock()
+        defer { lock.unlock() }
+        guard let runtime = current, runtime.generation == generation else {
+            return fail(Status.notInitialized, "spoor is not initialized")
+        }
+        if thread.pointee.generation != generation {
+            thread.pointee.generation = generation
+            thread.pointee.ring = nil
+            thread.pointee.slots = nil
+            thread.pointee.ring_index = UInt32.max
+            thread.pointee.lost_no_ring = 0
+            thread.pointee.tid = spoorint_gettid()
+            thread.pointee.next_id = 0
+            thread.pointee.id_rng = randomWord() | 1
+            thread.pointee.state_flags = (thread.pointee.state_flags & 0xff)
+                | (runtime.configuration.fullPolicy == .block ? RingProducer.blockWhenFull : 0)
+            pthread_setspecific(threadExitKey, UnsafeRawPointer(thread))
+        }
+        runtime.takeRing(for: thread)
+        return thread.pointee.ring != nil ? Status.ok : Status.dropped
+    }
+
+    /// Refreshes the thread's sampler state after an epoch change. Returns false if the
+    /// library is not running.
+    @inline(never)
+    static func refreshSampler(_ thread: UnsafeMutablePointer<spoor__thread>) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let runtime = current else { return false }
+        let epoch = spoorint_load_acquire(spoorint_sampler_epoch_ptr())
+        if thread.pointee.tid == 0 { thread.pointee.tid = spoorint_gettid() }
+        let block = thread.pointee.state_flags & RingProducer.blockWhenFull
+        runtime.sampling.install(into: thread, epoch: epoch, seed: runtime.configuration.seed)
+        thread.pointee.state_flags |= block
+        return true
+    }
+
+    /// Thread-exit destructor: hand the ring back (the collector frees it once drained).
+    static func threadExited(_ thread: UnsafeMutablePointer<spoor__thread>) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let runtime = current, runtime.generation == thread.pointee.generation, let ring = thread.pointee.ring {
+            spoorint_store_release(RingField.word(ring, RingField.state), UInt64(SPOORINT_RING_ORPHANED))
+        }
+        thread.pointee.ring = nil
+        thread.pointee.slots = nil
+        thread.pointee.generation = 0
+    }
+}
