@@ -39,8 +39,8 @@ let package = Package(
             // jemalloc for the standalone executable only, never inside libspoor.so.
             linkerSettings: [.linkedLibrary("jemalloc")]
         ),
-        .executableTarget(name: "SpoorTestChild", dependencies: ["SpoorRuntime"], path: "Tests/SpoorTestChild"),
-        .testTarget(name: "SpoorLogTests", dependencies: ["SpoorLog"]),
-        .testTarget(name: "SpoorRuntimeTests", dependencies: ["SpoorRuntime", "SpoorLog", "SpoorTestChild"]),
+        .executableTarget(name: "SpoorTestChild", dependencies: ["SpoorRuntime", "CSpoor"], path: "Tests/SpoorTestChild"),
+        .testTarget(name: "SpoorLogTests", dependencies: ["SpoorLog", "CSpoor"]),
+        .testTarget(name: "SpoorRuntimeTests", dependencies: ["SpoorRuntime", "SpoorLog", "CSpoor", "SpoorTestChild"]),
     ]
 )

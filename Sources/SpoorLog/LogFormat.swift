@@ -37,7 +37,7 @@ public enum LogFormat {
 public enum LogRecordType: UInt16, Sendable {
     /// Operator names: repeated `[u32 id][u16 name length][u16 call-site length][name][call site]`.
     case operators = 1
-    /// A batch of reports drained from one ring: whole 64-byte slots.
+    /// Reports drained from one ring, in the compact encoding of `CompactReports`.
     case reports = 2
     /// Written at clean shutdown: the final counters, eight u64 in `spoor_stats` order.
     case close = 3

@@ -172,20 +172,10 @@ public struct LogReader: Sendable {
                 }
                 try body(.operators(operators))
             case .reports:
-                guard length % ReportLayout.slotSize == 0 else { return (offset, "report batch not whole slots") }
-                var reports: [Report] = []
-                reports.reserveCapacity(count)
-                var slot = 0
-                let totalSlots = length / ReportLayout.slotSize
-                while slot < totalSlots {
-                    guard let (report, used) = ReportLayout.decode(
-                        payload, slot: slot, ring: ring, position: firstPosition &+ UInt64(slot))
-                    else { return (offset, "malformed report at slot \(slot) of a batch") }
-                    reports.append(report)
-                    slot += used
+                guard let (reports, end) = CompactReports.decode(payload, count: count, ring: ring, firstPosition: firstPosition) else {
+                    return (offset, "malformed report record")
                 }
-                guard reports.count == count else { return (offset, "batch holds \(reports.count) reports, header says \(count)") }
-                try body(.reports(ring: ring, firstPosition: firstPosition, endPosition: firstPosition &+ UInt64(totalSlots), reports))
+                try body(.reports(ring: ring, firstPosition: firstPosition, endPosition: end, reports))
             case .close:
                 var words: [UInt64] = []
                 var index = 0

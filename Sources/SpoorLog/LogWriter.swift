@@ -41,6 +41,10 @@ public final class LogWriter {
     private var descriptor: Int32 = -1
     private var segmentSize: UInt64 = 0
     private var knownOperators: [OperatorRecord] = []
+    /// Encoding buffer for report records (one record holds at most `recordTarget` bytes).
+    private let encodeBuffer: UnsafeMutableRawPointer
+    private let encodeCapacity: Int
+    static let recordTarget = 1 << 20
 
     /// Opens a writer on `directory`, creating it (and its parents) if needed, and starts
     /// segment `firstSegment`.
@@ -49,12 +53,16 @@ public final class LogWriter {
         self.identity = identity
         self.segmentBytes = segmentBytes
         self.segmentIndex = firstSegment
+        self.encodeCapacity = Self.recordTarget
+            + CompactReports.maxEncodedSize(parentCount: Int(SPOOR_MAX_PARENTS), attachmentLength: Int(SPOOR_MAX_ATTACHMENT))
+        self.encodeBuffer = UnsafeMutableRawPointer.allocate(byteCount: encodeCapacity, alignment: 64)
         try Self.makeDirectories(directory)
         try openSegment()
     }
 
     deinit {
         if descriptor >= 0 { _ = Glibc.close(descriptor) }
+        encodeBuffer.deallocate()
     }
 
     /// Creates `path` and its missing parents with mode 0700.
@@ -137,15 +145,46 @@ public final class LogWriter {
         }
     }
 
-    /// Appends one batch of reports drained from `ring`: `count` reports occupying the slots of
-    /// `first` followed by `second` (the part after the ring wrapped; may be empty), starting at
-    /// ring position `firstPosition`.
+    /// Appends one batch of reports drained from `ring`: `count` whole reports occupying the
+    /// slots of `first` followed by `second` (the part after the ring wrapped; may be empty),
+    /// starting at ring position `firstPosition`. The reports are validated by the caller (the
+    /// collector walks them against the published head). They are written in the compact
+    /// encoding, in records of about `recordTarget` bytes.
     public func writeReports(
         ring: UInt32, firstPosition: UInt64, count: Int,
         first: UnsafeRawBufferPointer, second: UnsafeRawBufferPointer
     ) throws {
-        try rollIfNeeded(adding: LogFormat.recordHeaderSize + first.count + second.count)
-        try appendRecord(type: .reports, count: UInt32(truncatingIfNeeded: count), firstPosition: firstPosition, ring: ring, pieces: [first, second])
+        let spans = SlotSpans(first: first, second: second)
+        let totalSlots = spans.slotCount
+        var slot = 0
+        var recordStart = firstPosition
+        var encoder = CompactReports.Encoder()
+        var used = 0
+        var inRecord = 0
+        while slot < totalSlots {
+            let header = spans.slot(slot)
+            let parents = Int(header.load(fromByteOffset: 52, as: UInt32.self))
+            let attach = Int(header.load(fromByteOffset: 56, as: UInt16.self))
+            if used + CompactReports.maxEncodedSize(parentCount: parents, attachmentLength: attach) > encodeCapacity
+                || used >= Self.recordTarget {
+                try flushReports(ring: ring, firstPosition: recordStart, count: inRecord, bytes: used)
+                recordStart = firstPosition &+ UInt64(slot)
+                encoder = CompactReports.Encoder()
+                used = 0
+                inRecord = 0
+            }
+            slot += encoder.encode(spans, header: slot, into: encodeBuffer, offset: &used)
+            inRecord += 1
+        }
+        if inRecord > 0 { try flushReports(ring: ring, firstPosition: recordStart, count: inRecord, bytes: used) }
+        _ = count
+    }
+
+    private func flushReports(ring: UInt32, firstPosition: UInt64, count: Int, bytes: Int) throws {
+        try rollIfNeeded(adding: LogFormat.recordHeaderSize + bytes)
+        try appendRecord(
+            type: .reports, count: UInt32(truncatingIfNeeded: count), firstPosition: firstPosition, ring: ring,
+            pieces: [UnsafeRawBufferPointer(start: encodeBuffer, count: bytes)])
     }
 
     /// Appends the close record with the final counters.

@@ -87,6 +87,29 @@ public struct Report: Sendable, Hashable {
     /// The ring position (in slots) of the report's first slot.
     public var position: UInt64
 
+    /// Creates a report.
+    public init(
+        kind: ReportKind, id: UInt64, fanout: UInt32, parents: [UInt64], op: UInt32, keyHash: UInt64,
+        startNanos: UInt64, endNanos: UInt64, thread: UInt32, partition: UInt32?, event: UInt32?, flags: UInt8,
+        attachment: [Attribute], ring: UInt32, position: UInt64
+    ) {
+        self.kind = kind
+        self.id = id
+        self.fanout = fanout
+        self.parents = parents
+        self.op = op
+        self.keyHash = keyHash
+        self.startNanos = startNanos
+        self.endNanos = endNanos
+        self.thread = thread
+        self.partition = partition
+        self.event = event
+        self.flags = flags
+        self.attachment = attachment
+        self.ring = ring
+        self.position = position
+    }
+
     /// Whether `spoor_fold_finish` wrote this report.
     public var isFold: Bool { flags & UInt8(SPOORINT_FLAG_FOLD) != 0 }
     /// Whether parents past the per-report maximum were left out.

@@ -208,10 +208,12 @@ private func checkpointMany(
     _ thread: UnsafeMutablePointer<spoor__thread>, parents: UnsafePointer<UInt64>, count: Int, tracked: Int,
     flags: UInt8, info: UnsafePointer<spoor_report_info>?, outID: UnsafeMutablePointer<UInt64>
 ) -> Int32 {
-    let details = info?.pointee ?? spoor_report_info()
-    let fanout = details.fanout == 0 ? 1 : details.fanout
+    let fanoutField = info?.pointee.fanout ?? 1
+    let fanout = fanoutField == 0 ? 1 : fanoutField
     guard fanout <= 65_536 else { return fail(Status.invalidArgument, "fanout \(fanout) exceeds 65536") }
-    let attachLength = RingProducer.attachmentLength(details.attrs, count: details.n_attrs)
+    let attrs = info?.pointee.attrs
+    let attributeCount = info?.pointee.n_attrs ?? 0
+    let attachLength = RingProducer.attachmentLength(attrs, count: attributeCount)
     guard attachLength >= 0 else { return Int32(attachLength) }
     let ready = RingProducer.ready(thread)
     guard ready != Status.notInitialized else { return ready }
@@ -220,9 +222,9 @@ private func checkpointMany(
     if ready == Status.dropped { return RingProducer.drop(thread) }
     return RingProducer.writeGeneral(
         thread, kind: SPOORINT_KIND_CHECKPOINT, flags: flags, id: id, parents: parents, parentCount: count,
-        trackedParents: tracked, keyHash: details.key_hash, start: details.start_ns,
-        end: details.end_ns != 0 ? details.end_ns : monotonicNanos(), op: details.op, aux: fanout,
-        attributes: details.attrs, attributeCount: details.n_attrs, attachLength: attachLength)
+        trackedParents: tracked, keyHash: info?.pointee.key_hash ?? 0, start: info?.pointee.start_ns ?? 0,
+        end: (info?.pointee.end_ns).flatMap { $0 != 0 ? $0 : nil } ?? monotonicNanos(), op: info?.pointee.op ?? 0,
+        aux: fanout, attributes: attrs, attributeCount: attributeCount, attachLength: attachLength)
 }
 
 @c @implementation

@@ -5,8 +5,9 @@ import Musl
 #endif
 import CSpoor
 
-/// CLOCK_MONOTONIC in nanoseconds: the clock of every report.
-@inline(__always)
+/// CLOCK_MONOTONIC in nanoseconds: the clock of every report. Not inlined, so the hot paths
+/// that may call it keep no `timespec` on their stack (and need no stack protector).
+@inline(never)
 func monotonicNanos() -> UInt64 {
     var now = timespec()
     clock_gettime(CLOCK_MONOTONIC, &now)

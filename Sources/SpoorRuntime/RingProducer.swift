@@ -205,41 +205,92 @@ enum RingProducer {
         }
     }
 
-    /// Any report: parents (zeros skipped, at most `parentLimit` kept), attachment, fan-out.
-    /// Arguments are validated by the caller; `trackedParents` is the count of non-zero parents
-    /// (after the limit).
-    static func writeGeneral(
-        _ thread: UnsafeMutablePointer<spoor__thread>, kind: UInt32, flags: UInt8, id: UInt64,
-        parents: UnsafePointer<UInt64>?, parentCount: Int, trackedParents: Int, keyHash: UInt64,
-        start: UInt64, end: UInt64, op: UInt32, aux: UInt32,
-        attributes: UnsafePointer<spoor_attr>?, attributeCount: Int, attachLength: Int
-    ) -> Int32 {
-        let slotCount = UInt64(ReportLayout.slotCount(parentCount: trackedParents, attachmentLength: attachLength))
-        guard let ring = thread.pointee.ring, let slots = UnsafeMutableRawPointer(thread.pointee.slots) else {
-            return drop(thread)
+    /// Copies a few bytes without a library call (attachment keys and values are small).
+    @inline(__always)
+    static func copySmall(_ target: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ count: Int) {
+        if count > 32 {
+            target.copyMemory(from: source, byteCount: count)
+            return
         }
-        guard slotCount <= (thread.pointee.mask &+ 1) / 4 else {
-            return fail(Status.reportTooLarge, "report needs \(slotCount) slots; a ring of \(thread.pointee.mask &+ 1) takes at most a quarter")
+        var index = 0
+        while index &+ 8 <= count {
+            target.storeBytes(of: source.loadUnaligned(fromByteOffset: index, as: UInt64.self), toByteOffset: index, as: UInt64.self)
+            index &+= 8
         }
-        guard reserve(thread, slots: slotCount) else { return drop(thread) }
-        let head = thread.pointee.head
+        while index < count {
+            target.storeBytes(of: source.load(fromByteOffset: index, as: UInt8.self), toByteOffset: index, as: UInt8.self)
+            index &+= 1
+        }
+    }
+
+    /// Writes the extension area (parents after the first, then the attachment) linearly at
+    /// `extensionStart`, which has room for all of it (the report does not wrap the ring end).
+    /// Returns the first parent.
+    @inline(__always)
+    static func writeExtensionContiguous(
+        _ extensionStart: UnsafeMutableRawPointer, parents: UnsafePointer<UInt64>?, parentCount: Int, trackedParents: Int,
+        attributes: UnsafePointer<spoor_attr>?, attributeCount: Int
+    ) -> UInt64 {
+        var cursor = extensionStart
         var parent0: UInt64 = 0
-        var kept = 0
-        if let parents {
+        if let parents, trackedParents > 0 {
+            var kept = 0
+            var index = 0
+            while index < parentCount && kept < trackedParents {
+                let parent = parents[index]
+                index &+= 1
+                if parent == 0 { continue }
+                if kept == 0 {
+                    parent0 = parent
+                } else {
+                    cursor.storeBytes(of: parent, as: UInt64.self)
+                    cursor += 8
+                }
+                kept &+= 1
+            }
+        }
+        if let attributes {
+            for index in 0..<attributeCount {
+                let attribute = attributes + index
+                let keyLength = attribute.pointee.key_len
+                let valueLength = attribute.pointee.value_len
+                cursor.storeBytes(of: UInt8(truncatingIfNeeded: keyLength), as: UInt8.self)
+                cursor.storeBytes(of: UInt16(truncatingIfNeeded: valueLength), toByteOffset: 1, as: UInt16.self)
+                cursor += 3
+                if let key = attribute.pointee.key { copySmall(cursor, key, keyLength) }
+                cursor += keyLength
+                if let value = attribute.pointee.value { copySmall(cursor, value, valueLength) }
+                cursor += valueLength
+            }
+        }
+        return parent0
+    }
+
+    /// As `writeExtensionContiguous`, for a report whose extension wraps the ring end: each
+    /// piece is split at slot boundaries.
+    @inline(never)
+    static func writeExtensionWrapping(
+        _ slots: UnsafeMutableRawPointer, _ thread: UnsafeMutablePointer<spoor__thread>, head: UInt64,
+        parents: UnsafePointer<UInt64>?, parentCount: Int, trackedParents: Int,
+        attributes: UnsafePointer<spoor_attr>?, attributeCount: Int
+    ) -> UInt64 {
+        var parent0: UInt64 = 0
+        var offset = 0
+        if let parents, trackedParents > 0 {
+            var kept = 0
             for index in 0..<parentCount where kept < trackedParents {
                 let parent = parents[index]
                 if parent == 0 { continue }
                 if kept == 0 {
                     parent0 = parent
                 } else {
-                    let at = (kept - 1) * 8
-                    slot(slots, thread, head &+ 1 &+ UInt64(at >> 6)).storeBytes(of: parent, toByteOffset: at & 63, as: UInt64.self)
+                    slot(slots, thread, head &+ 1 &+ UInt64(offset >> 6)).storeBytes(of: parent, toByteOffset: offset & 63, as: UInt64.self)
+                    offset += 8
                 }
                 kept += 1
             }
         }
-        if attachLength > 0, let attributes {
-            var offset = trackedParents > 1 ? (trackedParents - 1) * 8 : 0
+        if let attributes {
             for index in 0..<attributeCount {
                 let attribute = attributes[index]
                 var prefix: (UInt8, UInt8, UInt8) = (
@@ -262,9 +313,40 @@ enum RingProducer {
                 offset += attribute.value_len
             }
         }
+        return parent0
+    }
+
+    /// Any report: parents (zeros skipped, at most `trackedParents` kept), attachment, fan-out.
+    /// Arguments are validated by the caller; `trackedParents` is the count of non-zero parents.
+    static func writeGeneral(
+        _ thread: UnsafeMutablePointer<spoor__thread>, kind: UInt32, flags: UInt8, id: UInt64,
+        parents: UnsafePointer<UInt64>?, parentCount: Int, trackedParents: Int, keyHash: UInt64,
+        start: UInt64, end: UInt64, op: UInt32, aux: UInt32,
+        attributes: UnsafePointer<spoor_attr>?, attributeCount: Int, attachLength: Int
+    ) -> Int32 {
+        let slotCount = UInt64(ReportLayout.slotCount(parentCount: trackedParents, attachmentLength: attachLength))
+        guard let ring = thread.pointee.ring, let slots = UnsafeMutableRawPointer(thread.pointee.slots) else {
+            return drop(thread)
+        }
+        guard slotCount <= (thread.pointee.mask &+ 1) / 4 else {
+            return fail(Status.reportTooLarge, "report needs \(slotCount) slots; a ring of \(thread.pointee.mask &+ 1) takes at most a quarter")
+        }
+        guard reserve(thread, slots: slotCount) else { return drop(thread) }
+        let head = thread.pointee.head
+        let header = slot(slots, thread, head)
+        let parent0: UInt64
+        if (head & thread.pointee.mask) &+ slotCount <= thread.pointee.mask &+ 1 {
+            parent0 = writeExtensionContiguous(
+                header + 64, parents: parents, parentCount: parentCount, trackedParents: trackedParents,
+                attributes: attachLength > 0 ? attributes : nil, attributeCount: attributeCount)
+        } else {
+            parent0 = writeExtensionWrapping(
+                slots, thread, head: head, parents: parents, parentCount: parentCount, trackedParents: trackedParents,
+                attributes: attachLength > 0 ? attributes : nil, attributeCount: attributeCount)
+        }
         writeHeader(
-            slot(slots, thread, head), thread, id: id, parent0: parent0, keyHash: keyHash, start: start,
-            end: end, op: op, parentCount: UInt32(kept), attachLength: UInt16(attachLength), kind: kind,
+            header, thread, id: id, parent0: parent0, keyHash: keyHash, start: start,
+            end: end, op: op, parentCount: UInt32(trackedParents), attachLength: UInt16(attachLength), kind: kind,
             flags: flags, aux: aux)
         publish(thread, ring: ring, slots: slotCount)
         return Status.ok

@@ -1,1 +1,68 @@
-print("placeholder")
+// A traced process for the crash test: it writes reports forever and records, in a shared
+// progress file, the sequence number of the last report the library accepted. The test kills it
+// with SIGKILL at an arbitrary point and recovers its segment from another process.
+//
+// Usage: SpoorTestChild SHM_NAME LOG_DIR PROGRESS_FILE
+#if canImport(Glibc)
+import Glibc
+#endif
+import CSpoor
+
+let arguments = CommandLine.arguments
+guard arguments.count == 4 else {
+    print("usage: SpoorTestChild SHM_NAME LOG_DIR PROGRESS_FILE")
+    exit(2)
+}
+
+let progressFD = open(arguments[3], O_RDWR)
+guard progressFD >= 0, let progressMap = mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, progressFD, 0),
+      progressMap != MAP_FAILED
+else { exit(3) }
+let progress = progressMap.assumingMemoryBound(to: UInt64.self)
+
+/// The fields every report of sequence number `seq` must carry (checked by the test).
+func keyHash(_ seq: UInt64) -> UInt64 { seq &* 0x9e37_79b9_7f4a_7c15 }
+
+let status = arguments[1].withCString { shm in
+    arguments[2].withCString { dir in
+        var config = spoor_config()
+        config.log_dir = dir
+        config.shm_name = shm
+        config.flags = SPOOR_CONFIG_IGNORE_ENV
+        config.ring_slots = 1024  // small: the ring wraps many times
+        config.flush_interval_ms = 2
+        config.full_policy = SPOOR_FULL_BLOCK.rawValue  // no drops: every sequence number is committed
+        config.block_timeout_ms = 60_000
+        config.sampling.mode = SPOOR_SAMPLE_ALL.rawValue
+        return spoor_init(&config)
+    }
+}
+guard status == SPOOR_OK else { exit(4) }
+var op: UInt32 = 0
+_ = spoor_register_operator("crash-udf", 9, "main.swift:1", 12, &op)
+
+var seq: UInt64 = 1
+while true {
+    // Sequence number as parent; a 16-byte attachment that repeats it (a torn report would not).
+    var payload = (seq, ~seq)
+    let status = withUnsafeBytes(of: &payload) { raw -> Int32 in
+        "seq".withCString { key in
+            var attribute = spoor_attr(key: key, key_len: 3, value: raw.baseAddress, value_len: 16)
+            var info = spoor_report_info()
+            info.op = op
+            info.key_hash = keyHash(seq)
+            info.start_ns = seq
+            info.end_ns = seq &+ 7
+            return withUnsafePointer(to: &attribute) { attributes in
+                info.attrs = attributes
+                info.n_attrs = 1
+                var parent = seq
+                var out: UInt64 = 0
+                return spoor_checkpoint(&parent, 1, &info, &out)
+            }
+        }
+    }
+    guard status == SPOOR_OK else { exit(5) }
+    spoorint_store_release(progress, seq)
+    seq += 1
+}

@@ -1,0 +1,389 @@
+/*
+ * bench.c - libspoor hot-path and drain benchmarks.
+ *
+ * Prints one JSON object per line:
+ *   {"bench": NAME, "unit": "ns/op" | "reports/s" | "allocs/op", "median": X, "p99": Y,
+ *    "threads": T, ...}
+ * Every ns/op row also carries "allocs_per_op" (heap allocations counted by interposing malloc
+ * and friends in this executable, on the measuring thread, during the timed loops) and
+ * "ratio_to_baseline" (median / the median of a relaxed atomic increment measured in the same
+ * run). For ns/op rows "p99" is the 99th percentile of the per-sample averages; for reports/s
+ * it is the 1st percentile (the slow tail). This is a program that prints figures, not a test.
+ *
+ * Usage: bench [--quick]   (--quick: fewer samples, for a smoke run)
+ */
+#define _GNU_SOURCE
+#include <spoor.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- allocation counting -------------------------------------------------------------- */
+
+extern void *__libc_malloc(size_t);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void __libc_free(void *);
+
+static __thread int counting;
+static __thread unsigned long long allocations;
+
+void *malloc(size_t n) {
+    if (counting) allocations++;
+    return __libc_malloc(n);
+}
+void *calloc(size_t a, size_t b) {
+    if (counting) allocations++;
+    return __libc_calloc(a, b);
+}
+void *realloc(void *p, size_t n) {
+    if (counting) allocations++;
+    return __libc_realloc(p, n);
+}
+void *memalign(size_t a, size_t n) {
+    if (counting) allocations++;
+    return __libc_memalign(a, n);
+}
+void *aligned_alloc(size_t a, size_t n) {
+    if (counting) allocations++;
+    return __libc_memalign(a, n);
+}
+int posix_memalign(void **out, size_t a, size_t n) {
+    if (counting) allocations++;
+    void *p = __libc_memalign(a, n);
+    if (p == NULL) return 12; /* ENOMEM */
+    *out = p;
+    return 0;
+}
+void free(void *p) { __libc_free(p); }
+
+/* ---- timing ------------------------------------------------------------------------------ */
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static int compare_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double percentile(double *values, int n, double p) {
+    qsort(values, (size_t)n, sizeof *values, compare_double);
+    int index = (int)(p * (n - 1) + 0.5);
+    return values[index];
+}
+
+/* Keeps a value alive without a memory access. */
+#define OPAQUE(x) __asm__ volatile("" : "+r"(x))
+
+static uint64_t sink_word;
+static uint64_t atomic_counter;
+static int quick;
+
+/* ---- the measured operations ------------------------------------------------------------- */
+
+enum op_kind {
+    OP_BASELINE,
+    OP_UNTRACKED,
+    OP_UNSAMPLED_ENTRY,
+    OP_SAMPLED_ENTRY,
+    OP_CHECKPOINT1,
+    OP_CHECKPOINT4_ATTACH,
+};
+
+typedef struct bench_case {
+    const char *name;
+    enum op_kind kind;
+    int ops_per_sample;
+    int samples;
+    int needs_flush; /* writes reports: empty the ring between samples (not timed) */
+    double target_ns;
+} bench_case;
+
+static uint32_t op_source, op_map;
+static const char attachment_value[] = "split-words:0123456789abcdef"; /* 28 bytes */
+static spoor_attr attachment[1];
+
+typedef struct sample_result {
+    double *ns_per_op;
+    unsigned long long allocations;
+    unsigned long long ops;
+} sample_result;
+
+/* Runs one sample of `n` operations and returns its duration in ns. */
+static uint64_t run_sample(enum op_kind kind, int n, uint64_t seed_parent) {
+    uint64_t acc = 0;
+    uint64_t start = now_ns();
+    switch (kind) {
+    case OP_BASELINE:
+        for (int i = 0; i < n; i++) __atomic_fetch_add(&atomic_counter, 1, __ATOMIC_RELAXED);
+        break;
+    case OP_UNTRACKED:
+        for (int i = 0; i < n; i++) {
+            uint64_t parent = 0, out;
+            OPAQUE(parent);
+            spoor_checkpoint1(parent, op_map, (uint64_t)i, 0, 1, &out);
+            acc ^= out;
+        }
+        break;
+    case OP_UNSAMPLED_ENTRY:
+    case OP_SAMPLED_ENTRY:
+        for (int i = 0; i < n; i++) {
+            uint64_t out;
+            spoor_entry(op_source, (uint64_t)i, &out);
+            acc ^= out;
+        }
+        break;
+    case OP_CHECKPOINT1:
+        for (int i = 0; i < n; i++) {
+            uint64_t parent = seed_parent + (uint64_t)i, out;
+            OPAQUE(parent);
+            /* times measured by the caller around its UDF, as an engine integration does */
+            spoor_checkpoint1(parent, op_map, (uint64_t)i, 1000 + (uint64_t)i, 1100 + (uint64_t)i, &out);
+            acc ^= out;
+        }
+        break;
+    case OP_CHECKPOINT4_ATTACH: {
+        spoor_report_info info;
+        memset(&info, 0, sizeof info);
+        info.op = op_map;
+        info.attrs = attachment;
+        info.n_attrs = 1;
+        for (int i = 0; i < n; i++) {
+            uint64_t parents[4] = {seed_parent + (uint64_t)i, seed_parent + 1, seed_parent + 2, seed_parent + 3};
+            OPAQUE(parents[0]);
+            info.key_hash = (uint64_t)i;
+            info.start_ns = 1000 + (uint64_t)i;
+            info.end_ns = 1100 + (uint64_t)i;
+            uint64_t out;
+            spoor_checkpoint(parents, 4, &info, &out);
+            acc ^= out;
+        }
+        break;
+    }
+    }
+    uint64_t elapsed = now_ns() - start;
+    sink_word ^= acc;
+    return elapsed;
+}
+
+typedef struct worker_args {
+    const bench_case *bench;
+    double *ns_per_op; /* samples */
+    unsigned long long allocations;
+    unsigned long long ops;
+    pthread_barrier_t *barrier;
+    uint64_t seed_parent;
+} worker_args;
+
+static void *worker(void *raw) {
+    worker_args *args = raw;
+    const bench_case *b = args->bench;
+    spoor_set_partition(0);
+    /* warm up: attach the thread's ring, fault in code and data */
+    run_sample(b->kind, b->ops_per_sample, args->seed_parent);
+    if (b->needs_flush) spoor_flush(0);
+    if (args->barrier) pthread_barrier_wait(args->barrier);
+    for (int s = 0; s < b->samples; s++) {
+        counting = 1;
+        unsigned long long before = allocations;
+        uint64_t elapsed = run_sample(b->kind, b->ops_per_sample, args->seed_parent + (uint64_t)s * 1000003u);
+        args->allocations += allocations - before;
+        counting = 0;
+        args->ops += (unsigned long long)b->ops_per_sample;
+        args->ns_per_op[s] = (double)elapsed / b->ops_per_sample;
+        if (b->needs_flush) spoor_flush(0);
+    }
+    return NULL;
+}
+
+static void set_sampling(uint32_t mode, uint64_t every_n) {
+    spoor_sampling s;
+    memset(&s, 0, sizeof s);
+    s.mode = mode;
+    s.every_n = every_n;
+    if (spoor_set_sampling(&s) != SPOOR_OK) {
+        fprintf(stderr, "set_sampling: %s\n", spoor_error_detail());
+        exit(1);
+    }
+}
+
+static double baseline_median = 0;
+
+static void run_case(const bench_case *b, int threads) {
+    int samples = b->samples;
+    double *all = calloc((size_t)(samples * threads), sizeof(double));
+    worker_args args[2];
+    pthread_t ids[2];
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, (unsigned)threads);
+    for (int t = 0; t < threads; t++) {
+        memset(&args[t], 0, sizeof args[t]);
+        args[t].bench = b;
+        args[t].ns_per_op = all + t * samples;
+        args[t].barrier = threads > 1 ? &barrier : NULL;
+        args[t].seed_parent = 0x100000000ull * (uint64_t)(t + 1);
+        pthread_create(&ids[t], NULL, worker, &args[t]);
+    }
+    unsigned long long allocs = 0, ops = 0;
+    for (int t = 0; t < threads; t++) {
+        pthread_join(ids[t], NULL);
+        allocs += args[t].allocations;
+        ops += args[t].ops;
+    }
+    pthread_barrier_destroy(&barrier);
+    int n = samples * threads;
+    double p99 = percentile(all, n, 0.99);
+    double median = percentile(all, n, 0.50);
+    if (b->kind == OP_BASELINE && threads == 1) baseline_median = median;
+    printf("{\"bench\":\"%s\",\"unit\":\"ns/op\",\"median\":%.3f,\"p99\":%.3f,\"threads\":%d,"
+           "\"samples\":%d,\"ops_per_sample\":%d,\"allocs_per_op\":%.6f,\"ratio_to_baseline\":%.3f",
+           b->name, median, p99, threads, n, b->ops_per_sample, ops ? (double)allocs / (double)ops : 0.0,
+           baseline_median > 0 ? median / baseline_median : 1.0);
+    if (b->target_ns > 0) printf(",\"target\":%.1f", b->target_ns);
+    printf("}\n");
+    fflush(stdout);
+    free(all);
+}
+
+/* ---- drain throughput ---------------------------------------------------------------------- */
+
+typedef struct fill_args {
+    int reports;
+    pthread_barrier_t *barrier;
+} fill_args;
+
+/* Realistic report contents for the drain: parents minted consecutively upstream, hashed keys
+ * (8 random-looking bytes), a UDF start every ~120 ns and durations of 40-103 ns. */
+static void *fill(void *raw) {
+    fill_args *args = raw;
+    uint64_t parent = 0x5f3a9c0000000000ull;
+    uint64_t clock = spoor_now();
+    for (int i = 0; i < args->reports; i++) {
+        uint64_t out, key = (uint64_t)i * 2654435761u;
+        uint64_t start = clock + (uint64_t)i * 120u;
+        spoor_checkpoint1(parent + (uint64_t)i, op_map, spoor_hash_bytes(&key, sizeof key), start,
+                          start + 40u + (key & 63u), &out);
+    }
+    pthread_barrier_wait(args->barrier);  /* filled */
+    pthread_barrier_wait(args->barrier);  /* drained: keep the thread (and its ring) alive */
+    return NULL;
+}
+
+static void drain_bench(const char *dir, int threads) {
+    int rounds = quick ? 3 : 9;
+    int per_thread = (1 << 20) / threads - 1024;
+    double rates[16];
+    for (int r = 0; r < rounds; r++) {
+        spoor_config cfg;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.log_dir = dir;
+        cfg.flags = SPOOR_CONFIG_IGNORE_ENV;
+        cfg.ring_slots = 1u << 20; /* 64 MiB: a round fits without draining */
+        cfg.max_threads = 4;
+        cfg.flush_interval_ms = 60000; /* the collector waits until spoor_flush */
+        cfg.sampling.mode = SPOOR_SAMPLE_ALL;
+        if (spoor_init(&cfg) != SPOOR_OK) {
+            fprintf(stderr, "init: %s\n", spoor_error_detail());
+            exit(1);
+        }
+        spoor_register_operator("map", 3, "bench.c", 7, &op_map);
+        spoor_flush(0);
+        pthread_barrier_t barrier;
+        pthread_barrier_init(&barrier, NULL, (unsigned)threads + 1);
+        pthread_t ids[2];
+        fill_args args = {per_thread, &barrier};
+        for (int t = 0; t < threads; t++) pthread_create(&ids[t], NULL, fill, &args);
+        pthread_barrier_wait(&barrier);
+        spoor_stats before;
+        spoor_get_stats(&before);
+        uint64_t start = now_ns();
+        int rc = spoor_flush(60000);
+        uint64_t elapsed = now_ns() - start;
+        spoor_stats after;
+        spoor_get_stats(&after);
+        pthread_barrier_wait(&barrier);
+        for (int t = 0; t < threads; t++) pthread_join(ids[t], NULL);
+        pthread_barrier_destroy(&barrier);
+        uint64_t drained = after.drained - before.drained;
+        if (rc != SPOOR_OK || after.dropped != 0 || drained != (uint64_t)per_thread * (uint64_t)threads) {
+            fprintf(stderr, "drain round: rc=%d dropped=%llu drained=%llu\n", rc,
+                    (unsigned long long)after.dropped, (unsigned long long)drained);
+            exit(1);
+        }
+        rates[r] = (double)drained * 1e9 / (double)elapsed;
+        spoor_shutdown();
+    }
+    double median = percentile(rates, rounds, 0.5);
+    double p01 = percentile(rates, rounds, 0.01);
+    printf("{\"bench\":\"drain_to_log_sink\",\"unit\":\"reports/s\",\"median\":%.0f,\"p99\":%.0f,\"threads\":%d,"
+           "\"samples\":%d,\"reports_per_sample\":%d,\"bytes_per_report\":64,\"target\":30000000}\n",
+           median, p01, threads, rounds, per_thread * threads);
+    fflush(stdout);
+}
+
+int main(int argc, char **argv) {
+    quick = argc > 1 && strcmp(argv[1], "--quick") == 0;
+    char dir[] = "/tmp/spoor-bench-XXXXXX";
+    if (mkdtemp(dir) == NULL) {
+        perror("mkdtemp");
+        return 1;
+    }
+    attachment[0].key = "udf";
+    attachment[0].key_len = 3;
+    attachment[0].value = attachment_value;
+    attachment[0].value_len = 26; /* encoded: 3-byte pair header + 3 + 26 = 32 bytes */
+
+    spoor_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.log_dir = dir;
+    cfg.flags = SPOOR_CONFIG_IGNORE_ENV;
+    cfg.ring_slots = 1u << 16; /* 4 MiB per thread: a sample's reports fit */
+    cfg.sampling.mode = SPOOR_SAMPLE_OFF;
+    if (spoor_init(&cfg) != SPOOR_OK) {
+        fprintf(stderr, "init: %s\n", spoor_error_detail());
+        return 1;
+    }
+    spoor_register_operator("source", 6, "bench.c", 7, &op_source);
+    spoor_register_operator("map", 3, "bench.c", 7, &op_map);
+
+    int cheap_samples = quick ? 20 : 200;
+    int write_samples = quick ? 20 : 300;
+    bench_case cases[] = {
+        {"baseline_relaxed_atomic_increment", OP_BASELINE, 100000, cheap_samples, 0, 0},
+        {"untracked_checkpoint", OP_UNTRACKED, 100000, cheap_samples, 0, 1.0},
+        {"unsampled_entry", OP_UNSAMPLED_ENTRY, 100000, cheap_samples, 0, 3.0},
+        {"sampled_entry", OP_SAMPLED_ENTRY, 4096, write_samples, 1, 0},
+        {"checkpoint_1_parent", OP_CHECKPOINT1, 4096, write_samples, 1, 10.0},
+        {"checkpoint_4_parents_32B_attachment", OP_CHECKPOINT4_ATTACH, 4096, write_samples, 1, 25.0},
+    };
+    for (int threads = 1; threads <= 2; threads++) {
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            const bench_case *b = &cases[i];
+            if (b->kind == OP_UNSAMPLED_ENTRY) set_sampling(SPOOR_SAMPLE_EVERY_N, 1ull << 40);
+            else if (b->kind == OP_SAMPLED_ENTRY) set_sampling(SPOOR_SAMPLE_ALL, 0);
+            else set_sampling(SPOOR_SAMPLE_OFF, 0);
+            run_case(b, threads);
+        }
+    }
+    spoor_stats stats;
+    spoor_get_stats(&stats);
+    spoor_shutdown();
+    if (stats.dropped != 0) {
+        fprintf(stderr, "warning: %llu reports dropped during the hot-path runs\n", (unsigned long long)stats.dropped);
+    }
+    drain_bench(dir, 1);
+    drain_bench(dir, 2);
+    char command[256];
+    snprintf(command, sizeof command, "rm -rf %s", dir);
+    if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    return (int)(sink_word & 0); /* keep sink_word alive */
+}
