@@ -115,6 +115,29 @@ struct RuntimeTests {
         close(progressFD)
     }
 
+    @Test("a process that returns from main without spoor_shutdown loses no accepted report")
+    func normalExit() throws {
+        let directory = temporaryDirectory()
+        let progressPath = directory + "/progress"
+        let progressFD = open(progressPath, O_RDWR | O_CREAT, 0o600)
+        #expect(ftruncate(progressFD, 4096) == 0)
+        close(progressFD)
+        let child = Process()
+        let executable = URL(fileURLWithPath: try #require(Bundle.main.executableURL?.path ?? CommandLine.arguments.first))
+        child.executableURL = try childExecutable(near: executable)
+        child.arguments = ["/spoor-exit-\(getpid())", directory, progressPath, "50000"]
+        try child.run()
+        child.waitUntilExit()
+        #expect(child.terminationStatus == 0)
+        let runs = try LogReader.runDirectories(at: directory)
+        let run = try #require(runs.first)
+        let log = try readReports(run)
+        #expect(log.damage.isEmpty)
+        #expect(log.reports.count == 50_000)
+        #expect(Set(log.reports.compactMap(\.parents.first)) == Set(1...50_000))
+        #expect(log.close?.drained == 50_000, "the exit handler shut the library down cleanly")
+    }
+
     func childExecutable(near testBinary: URL) throws -> URL {
         // The test bundle lives in the build products directory next to the executables.
         var directory = testBinary.deletingLastPathComponent()

@@ -2,17 +2,20 @@
 // progress file, the sequence number of the last report the library accepted. The test kills it
 // with SIGKILL at an arbitrary point and recovers its segment from another process.
 //
-// Usage: SpoorTestChild SHM_NAME LOG_DIR PROGRESS_FILE
+// Usage: SpoorTestChild SHM_NAME LOG_DIR PROGRESS_FILE [EXIT_AFTER]
+// With EXIT_AFTER, it writes that many reports and returns from main without spoor_shutdown:
+// the library's exit handler must drain them.
 #if canImport(Glibc)
 import Glibc
 #endif
 import CSpoor
 
 let arguments = CommandLine.arguments
-guard arguments.count == 4 else {
-    print("usage: SpoorTestChild SHM_NAME LOG_DIR PROGRESS_FILE")
+guard arguments.count == 4 || arguments.count == 5 else {
+    print("usage: SpoorTestChild SHM_NAME LOG_DIR PROGRESS_FILE [EXIT_AFTER]")
     exit(2)
 }
+let exitAfter = arguments.count == 5 ? UInt64(arguments[4]) : nil
 
 let progressFD = open(arguments[3], O_RDWR)
 guard progressFD >= 0, let progressMap = mmap(nil, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, progressFD, 0),
@@ -42,7 +45,7 @@ var op: UInt32 = 0
 _ = spoor_register_operator("crash-udf", 9, "main.swift:1", 12, &op)
 
 var seq: UInt64 = 1
-while true {
+while exitAfter.map({ seq <= $0 }) ?? true {
     // Sequence number as parent; a 16-byte attachment that repeats it (a torn report would not).
     var payload = (seq, ~seq)
     let status = withUnsafeBytes(of: &payload) { raw -> Int32 in
