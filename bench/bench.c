@@ -15,7 +15,9 @@
 #define _GNU_SOURCE
 #include <spoor.h>
 
+#include <dirent.h>
 #include <pthread.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -278,10 +280,27 @@ static void *fill(void *raw) {
     return NULL;
 }
 
-static void drain_bench(const char *dir, int threads) {
+/* Bytes of all files in a run directory. */
+static unsigned long long directory_bytes(const char *path) {
+    unsigned long long total = 0;
+    DIR *dir = opendir(path);
+    if (dir == NULL) return 0;
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        struct stat info;
+        if (fstatat(dirfd(dir), entry->d_name, &info, 0) == 0 && S_ISREG(info.st_mode)) {
+            total += (unsigned long long)info.st_size;
+        }
+    }
+    closedir(dir);
+    return total;
+}
+
+static void drain_bench(const char *dir, int threads, uint32_t sink) {
     int rounds = quick ? 3 : 9;
     int per_thread = (1 << 20) / threads - 1024;
     double rates[16];
+    unsigned long long log_bytes = 0, log_reports = 0;
     for (int r = 0; r < rounds; r++) {
         spoor_config cfg;
         memset(&cfg, 0, sizeof cfg);
@@ -291,11 +310,14 @@ static void drain_bench(const char *dir, int threads) {
         cfg.max_threads = 4;
         cfg.flush_interval_ms = 60000; /* the collector waits until spoor_flush */
         cfg.sampling.mode = SPOOR_SAMPLE_ALL;
+        cfg.sink = sink;
         if (spoor_init(&cfg) != SPOOR_OK) {
             fprintf(stderr, "init: %s\n", spoor_error_detail());
             exit(1);
         }
         spoor_register_operator("map", 3, "bench.c", 7, &op_map);
+        char run[4096];
+        spoor_run_dir(run, sizeof run);
         spoor_flush(0);
         pthread_barrier_t barrier;
         pthread_barrier_init(&barrier, NULL, (unsigned)threads + 1);
@@ -321,12 +343,23 @@ static void drain_bench(const char *dir, int threads) {
         }
         rates[r] = (double)drained * 1e9 / (double)elapsed;
         spoor_shutdown();
+        if (sink == SPOOR_SINK_LOG) {
+            log_bytes += directory_bytes(run);
+            log_reports += drained;
+        }
     }
     double median = percentile(rates, rounds, 0.5);
     double p01 = percentile(rates, rounds, 0.01);
-    printf("{\"bench\":\"drain_to_log_sink\",\"unit\":\"reports/s\",\"median\":%.0f,\"p99\":%.0f,\"threads\":%d,"
-           "\"samples\":%d,\"reports_per_sample\":%d,\"bytes_per_report\":64,\"target\":30000000}\n",
-           median, p01, threads, rounds, per_thread * threads);
+    if (sink == SPOOR_SINK_LOG) {
+        printf("{\"bench\":\"drain_to_log_sink\",\"unit\":\"reports/s\",\"median\":%.0f,\"p99\":%.0f,\"threads\":%d,"
+               "\"samples\":%d,\"reports_per_sample\":%d,\"log_bytes_per_report\":%.1f,\"target\":30000000}\n",
+               median, p01, threads, rounds, per_thread * threads,
+               log_reports ? (double)log_bytes / (double)log_reports : 0.0);
+    } else {
+        printf("{\"bench\":\"drain_to_discard_sink\",\"unit\":\"reports/s\",\"median\":%.0f,\"p99\":%.0f,\"threads\":%d,"
+               "\"samples\":%d,\"reports_per_sample\":%d}\n",
+               median, p01, threads, rounds, per_thread * threads);
+    }
     fflush(stdout);
 }
 
@@ -380,8 +413,9 @@ int main(int argc, char **argv) {
     if (stats.dropped != 0) {
         fprintf(stderr, "warning: %llu reports dropped during the hot-path runs\n", (unsigned long long)stats.dropped);
     }
-    drain_bench(dir, 1);
-    drain_bench(dir, 2);
+    drain_bench(dir, 1, SPOOR_SINK_LOG);
+    drain_bench(dir, 2, SPOOR_SINK_LOG);
+    drain_bench(dir, 1, SPOOR_SINK_NONE);
     char command[256];
     snprintf(command, sizeof command, "rm -rf %s", dir);
     if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);

@@ -17,7 +17,9 @@
  *     (CLOCK_REALTIME, CLOCK_MONOTONIC) pair so readers can place them on the wall clock.
  *   - Thread-safety: every function may be called from any number of threads at once unless
  *     its comment says otherwise. Each thread writes into a ring of its own (single producer),
- *     so concurrent checkpoints never contend.
+ *     so concurrent checkpoints share no written cache line. Two exceptions touch a process-wide
+ *     word: rate-limited sampling (one compare-and-swap per sampling decision, not per entry) and
+ *     a thread that found no free ring (one atomic add per dropped report).
  *
  * Versioning
  *   SPOOR_VERSION_* is the release of this header. SPOOR_ABI_VERSION changes whenever a struct
@@ -151,7 +153,7 @@ typedef struct spoor_sampling {
     uint32_t reserved;    /**< must be 0 */
     double probability;   /**< PROBABILITY and KEY_HASH: in [0, 1] */
     uint64_t every_n;     /**< EVERY_N: at least 1 */
-    uint64_t per_second;  /**< RATE: at least 1 */
+    uint64_t per_second;  /**< RATE: in [1, 2^32 - 1] */
 } spoor_sampling;
 
 /** What the library does when a thread's ring is full. */
@@ -195,8 +197,11 @@ typedef struct spoor_config {
     const char *SPOOR_NULLABLE shm_name;  /**< POSIX shm name; NULL: "/spoor.PID.RANDOM". Copied. */
     uint32_t ring_slots;         /**< slots (64 bytes each) per thread ring: power of two in
                                       [64, 2^24]; 0: 16384 (1 MiB) */
-    uint32_t max_threads;        /**< rings in the segment: [1, 4096]; 0: 64. A thread beyond
-                                      this many live tracing threads has its reports dropped */
+    uint32_t max_threads;        /**< rings in the segment: [1, 4096]; 0: 64. A thread takes a
+                                      ring at its first report and gives it back when it exits;
+                                      the ring is reusable once the collector has drained it. A
+                                      thread that finds no free ring has its reports dropped and
+                                      counted, and looks again every 1024 reports */
     uint32_t flush_interval_ms;  /**< collector period: [1, 60000]; 0: 10 */
     uint32_t full_policy;        /**< a spoor_full_policy */
     uint32_t block_timeout_ms;   /**< SPOOR_FULL_BLOCK wait bound: [1, 60000]; 0: 1000 */
@@ -226,7 +231,8 @@ static inline int spoor_init(const spoor_config *SPOOR_NULLABLE config) {
 
 /**
  * Stop tracing: every report committed before this call is drained into the sink, the sink is
- * closed, the shared-memory name is unlinked and its memory released. Checkpoints that race
+ * closed, the shared-memory name is unlinked and its pages released (the address range stays
+ * reserved as untouched anonymous memory, so a thread racing with shutdown writes harmlessly). Checkpoints that race
  * with spoor_shutdown may be lost (never crash). Also runs automatically at normal process exit.
  * Errors: SPOOR_E_NOT_INITIALIZED; SPOOR_E_IO if the sink failed to close (the library is shut
  * down all the same). Thread-safe.
@@ -242,7 +248,8 @@ int spoor_shutdown(void);
 int spoor_flush(uint32_t timeout_ms);
 
 /**
- * Copy the current run directory (where the log sink writes) into `buf`, NUL-terminated.
+ * Copy the current run directory (where the log sink writes) into `buf`, NUL-terminated; the
+ * empty string under SPOOR_SINK_NONE.
  * Returns the path length (>= 0) or SPOOR_E_NOT_INITIALIZED, SPOOR_E_INVALID_ARGUMENT (NULL
  * buf), SPOOR_E_BUFFER_TOO_SMALL. Thread-safe.
  */
@@ -302,8 +309,9 @@ int spoor_register_operator(const char *SPOOR_NULLABLE name, size_t name_len,
 typedef struct spoor__thread {
     uint64_t sampler_epoch;      /* equals spoor__sampler_epoch while the fields below are valid */
     uint64_t countdown;          /* entries until the next sampling decision; 0: key-hash mode */
-    uint64_t key_threshold;      /* key-hash mode: sample iff spoor__mix64(key) < threshold;
-                                    rate mode: the per-second cap */
+    uint64_t key_threshold;      /* mode parameter. key-hash: sample iff spoor__mix64(key) <
+                                    threshold; probability: bits of log1p(-p); every-N: N;
+                                    rate: the per-second cap */
     uint32_t partition_plus_one; /* spoor_set_partition value + 1; 0: none */
     uint32_t tid;                /* OS thread id, cached */
     uint64_t generation;         /* library generation the producer fields belong to */
@@ -333,8 +341,10 @@ extern __thread spoor__thread spoor__tls;
 /** Private: bumped on every sampling change, init, shutdown and fork. */
 extern uint64_t spoor__sampler_epoch;
 
-/** Private: the splitmix64/murmur3 finaliser used by key-hash sampling. */
+/** Private: the key-hash sampling mix: the murmur3 64-bit finaliser of key ^ 0x9e3779b97f4a7c15
+ *  (the constant keeps key 0, "no key", from being special). */
 static inline uint64_t spoor__mix64(uint64_t x) {
+    x ^= 0x9e3779b97f4a7c15ULL;
     x ^= x >> 33;
     x *= 0xff51afd7ed558ccdULL;
     x ^= x >> 33;
@@ -414,7 +424,8 @@ static inline int spoor_entry(uint32_t op, uint64_t key_hash, uint64_t *SPOOR_NU
 }
 
 /** Entry checkpoint with an attachment, otherwise as spoor_entry. Additional errors:
- *  SPOOR_E_INVALID_ARGUMENT (NULL attrs with n_attrs > 0, empty key), SPOOR_E_ATTACHMENT_TOO_LARGE. */
+ *  SPOOR_E_INVALID_ARGUMENT (NULL attrs with n_attrs > 0, empty key), SPOOR_E_ATTACHMENT_TOO_LARGE,
+ *  SPOOR_E_REPORT_TOO_LARGE (the attachment needs more than a quarter of a ring). */
 static inline int spoor_entry_ex(uint32_t op, uint64_t key_hash,
                                  const spoor_attr *SPOOR_NULLABLE attrs, size_t n_attrs,
                                  uint64_t *SPOOR_NULLABLE out_id) {
@@ -464,7 +475,7 @@ static inline int spoor_checkpoint1(uint64_t parent, uint32_t op, uint64_t key_h
  * Returns SPOOR_OK, SPOOR_DROPPED, or SPOOR_E_NOT_INITIALIZED, SPOOR_E_INVALID_ARGUMENT (NULL
  * parents or out_id, n_parents 0, fanout > 65536, a bad attribute), SPOOR_E_TOO_MANY_PARENTS
  * (n_parents > SPOOR_MAX_PARENTS), SPOOR_E_ATTACHMENT_TOO_LARGE, SPOOR_E_REPORT_TOO_LARGE.
- * Thread-safe.
+ * On an error (negative) *out_id is 0. Thread-safe.
  */
 static inline int spoor_checkpoint(const uint64_t *SPOOR_NULLABLE parents, size_t n_parents,
                                    const spoor_report_info *SPOOR_NULLABLE info,
@@ -555,7 +566,8 @@ int spoor__fold_finish_slow(spoor__thread *SPOOR_NONNULL thread, spoor_fold *SPO
 
 /**
  * Add a contributing record to the fold. Returns SPOOR_OK, SPOOR_E_INVALID_ARGUMENT (NULL
- * fold) or SPOOR_E_NO_MEMORY (the parent is not kept; the fold stays usable).
+ * fold, or a fold whose counters show it was not zero-initialised) or SPOOR_E_NO_MEMORY (the
+ * parent is not kept; the fold stays usable).
  */
 static inline int spoor_fold_add(spoor_fold *SPOOR_NULLABLE fold, uint64_t id) {
     if (SPOOR_LIKELY(id == 0 && fold != 0)) return SPOOR_OK;
@@ -640,8 +652,9 @@ int spoor_context_decode_bytes(const uint8_t *SPOOR_NULLABLE bytes, size_t len,
 uint64_t spoor_hash_bytes(const void *SPOOR_NULLABLE data, size_t len);
 
 /** Whether key-hash sampling with `probability` traces `key_hash`: spoor__mix64(key_hash) <
- *  floor(probability * 2^64) (probability >= 1: always; <= 0 or NaN: never). The same answer in
- *  every process and language. Thread-safe, works without spoor_init. */
+ *  floor(probability * 2^64), where spoor__mix64 is the murmur3 finaliser of
+ *  key_hash ^ 0x9e3779b97f4a7c15 (probability >= 1: always; <= 0 or NaN: never). The same answer
+ *  in every process and language. Thread-safe, works without spoor_init. */
 int spoor_key_sampled(uint64_t key_hash, double probability);
 
 /* ============================================================================================
@@ -655,8 +668,10 @@ typedef struct spoor_stats {
     uint64_t committed;    /**< reports published into a ring */
     uint64_t dropped;      /**< reports lost: ring full, block timeout, or no free ring */
     uint64_t sampled;      /**< entries the sampler selected */
-    uint64_t drained;      /**< reports the collector took from the rings */
-    uint64_t sink_errors;  /**< batches a sink failed to write (their reports are lost) */
+    uint64_t drained;      /**< reports the collector took from the rings (including any in
+                                batches the sink then failed to write) */
+    uint64_t sink_errors;  /**< batches a sink failed to write, and ring ranges skipped because a
+                                report in them was malformed (their reports are lost) */
     uint64_t batches;      /**< batches handed to the sink */
     uint64_t threads;      /**< rings owned by live threads (total only; 1 or 0 per thread) */
 } spoor_stats;
@@ -665,8 +680,9 @@ typedef struct spoor_stats {
  *  Thread-safe; counters are read without stopping writers, so they are a recent snapshot. */
 int spoor_get_stats(spoor_stats *SPOOR_NULLABLE out);
 
-/** The calling thread's counters since it took its ring (zero if it never wrote; sink_errors
- *  and batches count its ring's batches). Errors as spoor_get_stats. Thread-safe. */
+/** The calling thread's counters since it took its ring (zero if it never wrote). sink_errors
+ *  and batches are its ring's totals since spoor_init, including earlier owners of the ring.
+ *  Errors as spoor_get_stats. Thread-safe. */
 int spoor_get_thread_stats(spoor_stats *SPOOR_NULLABLE out);
 
 #ifdef __cplusplus

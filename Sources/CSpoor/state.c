@@ -9,6 +9,7 @@ uint64_t spoor__sampler_epoch = 1;
 uint64_t spoorint_generation = 0;
 uint64_t spoorint_rate_window = 0;
 uint64_t spoorint_no_ring_dropped = 0;
+uint64_t spoorint_no_ring_sampled = 0;
 uint64_t spoorint_block_timeout_ns = 1000000000;
 
 static __thread char error_detail[SPOORINT_DETAIL_CAPACITY];

@@ -139,6 +139,7 @@ struct Stats: ParsableCommand {
             if let close {
                 line += ",\"closed\":true,\"written\":\(close.written),\"committed\":\(close.committed),\"dropped\":\(close.dropped)"
                 line += ",\"sampled\":\(close.sampled),\"drained\":\(close.drained),\"sink_errors\":\(close.sinkErrors)"
+                line += ",\"close_batches\":\(close.batches),\"close_threads\":\(close.threads)"
             } else {
                 line += ",\"closed\":false"
             }
@@ -169,6 +170,6 @@ struct Recover: ParsableCommand {
 
     func run() throws {
         let summary = try SegmentRecovery.recover(name: name, outputDirectory: out, force: force, keepSegment: keep)
-        print("{\"run_directory\":\(jsonString(summary.runDirectory)),\"recovered\":\(summary.reports),\"already_logged\":\(summary.alreadyLogged),\"damaged_rings\":\(summary.damagedRings)}")
+        print("{\"run_directory\":\(jsonString(summary.runDirectory)),\"recovered\":\(summary.reports),\"drained_by_collector\":\(summary.drainedByCollector),\"damaged_rings\":\(summary.damagedRings)}")
     }
 }

@@ -41,7 +41,8 @@ public final class LogWriter {
     private var descriptor: Int32 = -1
     private var segmentSize: UInt64 = 0
     private var knownOperators: [OperatorRecord] = []
-    /// Encoding buffer for report records (one record holds at most `recordTarget` bytes).
+    /// Encoding buffer for report records (a record closes once it passes `recordTarget` bytes,
+    /// so it holds at most that plus one report).
     private let encodeBuffer: UnsafeMutableRawPointer
     private let encodeCapacity: Int
     static let recordTarget = 1 << 20
@@ -122,8 +123,9 @@ public final class LogWriter {
     /// Appends operator names (new ones only; the writer remembers them for later segments).
     public func writeOperators(_ operators: [OperatorRecord]) throws {
         guard !operators.isEmpty else { return }
-        knownOperators.append(contentsOf: operators)
+        // Roll first: a new segment repeats the operators known before these, then gets these.
         try rollIfNeeded(adding: LogFormat.recordHeaderSize + operators.count * 512)
+        knownOperators.append(contentsOf: operators)
         try appendOperatorRecord(operators)
     }
 
@@ -223,7 +225,7 @@ public final class LogWriter {
             iovec(iov_base: UnsafeMutableRawPointer(mutating: $0.baseAddress), iov_len: $0.count)
         }
         var remaining = vectors.reduce(0) { $0 + $1.iov_len }
-        segmentSize += UInt64(remaining)
+        let recordStart = segmentSize
         var start = 0
         while remaining > 0 {
             let written = vectors[start...].withUnsafeBufferPointer { buffer in
@@ -231,7 +233,11 @@ public final class LogWriter {
             }
             if written < 0 {
                 if errno == EINTR { continue }
-                throw LogError("write to \(directory) failed: \(String(cString: strerror(errno)))")
+                let failure = LogError("write to \(directory) failed: \(String(cString: strerror(errno)))")
+                // Rewind a partial record so the segment stays readable for the records after it.
+                _ = ftruncate(descriptor, off_t(recordStart))
+                _ = lseek(descriptor, off_t(recordStart), SEEK_SET)
+                throw failure
             }
             remaining -= written
             var consumed = written
@@ -246,6 +252,7 @@ public final class LogWriter {
                 }
             }
         }
+        segmentSize = recordStart + UInt64(vectors.isEmpty ? 0 : pieces.reduce(0) { $0 + $1.count })
     }
 
     /// Pushes written data to stable storage (`fdatasync`).

@@ -164,7 +164,11 @@ public func spoor__entry_slow(
     guard attachLength >= 0 else { return Int32(attachLength) }
     let ready = RingProducer.ready(thread)
     if ready == Status.notInitialized { return ready }
-    if let ring = thread.pointee.ring { spoorint_bump(RingField.word(ring, RingField.sampled), 1) }
+    if let ring = thread.pointee.ring {
+        spoorint_bump(RingField.word(ring, RingField.sampled), 1)
+    } else {
+        _ = spoorint_fetch_add(spoorint_no_ring_sampled_ptr(), 1)
+    }
     if ready == Status.dropped { return RingProducer.drop(thread) }
     let id = RingProducer.mint(thread, count: 1)
     let now = monotonicNanos()
@@ -220,11 +224,13 @@ private func checkpointMany(
     let id = RingProducer.mint(thread, count: UInt64(fanout))
     outID.pointee = id
     if ready == Status.dropped { return RingProducer.drop(thread) }
-    return RingProducer.writeGeneral(
+    let status = RingProducer.writeGeneral(
         thread, kind: SPOORINT_KIND_CHECKPOINT, flags: flags, id: id, parents: parents, parentCount: count,
         trackedParents: tracked, keyHash: info?.pointee.key_hash ?? 0, start: info?.pointee.start_ns ?? 0,
         end: (info?.pointee.end_ns).flatMap { $0 != 0 ? $0 : nil } ?? monotonicNanos(), op: info?.pointee.op ?? 0,
         aux: fanout, attributes: attrs, attributeCount: attributeCount, attachLength: attachLength)
+    if status < 0 { outID.pointee = 0 }
+    return status
 }
 
 @c @implementation

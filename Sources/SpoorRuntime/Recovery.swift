@@ -12,8 +12,8 @@ public struct RecoverySummary: Sendable {
     public var runDirectory: String
     /// Reports drained from the segment.
     public var reports: Int
-    /// Reports already in the log (written by the collector just before the owner died).
-    public var alreadyLogged: Int
+    /// Reports the owner's collector had drained into the log over the run, before it died.
+    public var drainedByCollector: Int
     /// Rings holding a malformed report (the rest of such a ring is skipped).
     public var damagedRings: [Int]
 }
@@ -67,8 +67,18 @@ public enum SegmentRecovery {
                     nextSegment = max(nextSegment, index + 1)
                 }
             }
+            // Only this run's records count: --out may name a directory holding other runs.
+            let runID = header.pointee.run_id
+            var inThisRun = false
             try reader.read { entry in
-                if case .reports(let ring, _, let end, _) = entry { loggedEnd[ring] = max(loggedEnd[ring] ?? 0, end) }
+                switch entry {
+                case .segment(let segmentHeader):
+                    inThisRun = segmentHeader.identity.runID == runID
+                case .reports(let ring, _, let end, _) where inThisRun:
+                    loggedEnd[ring] = max(loggedEnd[ring] ?? 0, end)
+                default:
+                    break
+                }
             }
         }
         let identity = RunIdentity(
@@ -80,7 +90,7 @@ public enum SegmentRecovery {
         let operatorCount = Int(min(spoorint_load_acquire(operatorCountWord), UInt64(SPOOR_MAX_OPERATORS)))
         try sink.writeOperators((0..<operatorCount).map { RingConsumer.operatorRecord(segment, $0) })
 
-        var summary = RecoverySummary(runDirectory: directory, reports: 0, alreadyLogged: 0, damagedRings: [])
+        var summary = RecoverySummary(runDirectory: directory, reports: 0, drainedByCollector: 0, damagedRings: [])
         var stats = spoor_stats()
         for index in 0..<segment.ringCount {
             let ring = segment.ring(index)
@@ -106,7 +116,9 @@ public enum SegmentRecovery {
             stats.batches &+= spoorint_load_relaxed(RingField.word(ring, RingField.batches))
             stats.sink_errors &+= spoorint_load_relaxed(RingField.word(ring, RingField.sinkErrors))
         }
-        summary.alreadyLogged = Int(truncatingIfNeeded: stats.drained) - summary.reports
+        summary.drainedByCollector = Int(truncatingIfNeeded: stats.drained) - summary.reports
+        // Reports the dead process dropped for want of a ring were counted in its own memory
+        // only; the close record written here cannot include them.
         try sink.close(CloseStatistics(
             written: stats.committed &+ stats.dropped, committed: stats.committed, dropped: stats.dropped,
             sampled: stats.sampled, drained: stats.drained, sinkErrors: stats.sink_errors, batches: stats.batches,

@@ -166,25 +166,34 @@ enum RingProducer {
         }
         var total = 0
         for index in 0..<count {
-            let attribute = attributes[index]
-            guard attribute.key != nil, attribute.key_len > 0 else {
-                return Int(fail(Status.invalidArgument, "attrs[\(index)] has an empty or NULL key"))
+            let attribute = attributes + index
+            let keyLength = attribute.pointee.key_len
+            let valueLength = attribute.pointee.value_len
+            if _slowPath(attribute.pointee.key == nil || keyLength == 0 || keyLength > 255
+                || (attribute.pointee.value == nil && valueLength != 0) || valueLength > Int(SPOOR_MAX_ATTACHMENT)) {
+                return attributeProblem(attribute.pointee, index: index)
             }
-            guard attribute.key_len <= 255 else {
-                return Int(fail(Status.attachmentTooLarge, "attrs[\(index)] key is \(attribute.key_len) bytes (max 255)"))
-            }
-            guard attribute.value != nil || attribute.value_len == 0 else {
-                return Int(fail(Status.invalidArgument, "attrs[\(index)] value is NULL with length \(attribute.value_len)"))
-            }
-            guard attribute.value_len <= Int(SPOOR_MAX_ATTACHMENT) else {
-                return Int(fail(Status.attachmentTooLarge, "attrs[\(index)] value is \(attribute.value_len) bytes"))
-            }
-            total += 3 + attribute.key_len + attribute.value_len
+            total &+= 3 &+ keyLength &+ valueLength
             guard total <= Int(SPOOR_MAX_ATTACHMENT) else {
                 return Int(fail(Status.attachmentTooLarge, "attachment exceeds \(SPOOR_MAX_ATTACHMENT) bytes"))
             }
         }
         return total
+    }
+
+    /// The status (negative) and detail of an invalid attribute.
+    @inline(never)
+    static func attributeProblem(_ attribute: spoor_attr, index: Int) -> Int {
+        if attribute.key == nil || attribute.key_len == 0 {
+            return Int(fail(Status.invalidArgument, "attrs[\(index)] has an empty or NULL key"))
+        }
+        if attribute.key_len > 255 {
+            return Int(fail(Status.attachmentTooLarge, "attrs[\(index)] key is \(attribute.key_len) bytes (max 255)"))
+        }
+        if attribute.value == nil && attribute.value_len != 0 {
+            return Int(fail(Status.invalidArgument, "attrs[\(index)] value is NULL with length \(attribute.value_len)"))
+        }
+        return Int(fail(Status.attachmentTooLarge, "attrs[\(index)] value is \(attribute.value_len) bytes"))
     }
 
     /// Copies bytes into the extension area that starts after the header slot at `head`,

@@ -97,6 +97,7 @@ final class Runtime: @unchecked Sendable {
             }
         }
         stats.dropped &+= spoorint_load_relaxed(spoorint_no_ring_dropped_ptr())
+        stats.sampled &+= spoorint_load_relaxed(spoorint_no_ring_sampled_ptr())
         stats.written = stats.committed &+ stats.dropped
         return stats
     }
@@ -193,10 +194,15 @@ enum Lifecycle {
             segment: segment, collector: collector)
         guard collector.start() else {
             segment.retire(unlink: true)
+            if configuration.sink == .log {
+                _ = unlink(runDirectory + "/" + LogFormat.segmentFileName(0))
+                _ = rmdir(runDirectory)
+            }
             return fail(Status.noMemory, "could not start the collector thread")
         }
         spoorint_store_relaxed(spoorint_block_timeout_ptr(), UInt64(configuration.blockTimeoutMillis) * 1_000_000)
         spoorint_store_relaxed(spoorint_no_ring_dropped_ptr(), 0)
+        spoorint_store_relaxed(spoorint_no_ring_sampled_ptr(), 0)
         spoorint_store_relaxed(spoorint_rate_window_ptr(), 0)
         current = runtime
         spoorint_store_release(spoorint_generation_ptr(), runtime.generation)
@@ -286,6 +292,8 @@ enum Lifecycle {
         let epoch = spoorint_load_acquire(spoorint_sampler_epoch_ptr())
         if thread.pointee.tid == 0 { thread.pointee.tid = spoorint_gettid() }
         let block = thread.pointee.state_flags & RingProducer.blockWhenFull
+        // A thread's first sampler install of each run draws from that run's seed.
+        if thread.pointee.generation != runtime.generation { thread.pointee.rng = 0 }
         runtime.sampling.install(into: thread, epoch: epoch, seed: runtime.configuration.seed)
         thread.pointee.state_flags |= block
         return true

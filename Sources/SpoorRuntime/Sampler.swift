@@ -188,10 +188,12 @@ enum SamplingStrategy: Equatable, Sendable {
         let second = now / 1_000_000_000
         let window = spoorint_rate_window_ptr()
         var admitted = false
+        // The window only moves forward: a thread whose clock read is older than the stored
+        // window counts against the stored window, so no window ever admits more than `limit`.
         while true {
             let current = spoorint_load_relaxed(window)
             let next: UInt64
-            if current >> 32 != second & 0xffff_ffff {
+            if current >> 32 < second & 0xffff_ffff {
                 next = (second & 0xffff_ffff) << 32 | 1
             } else if current & 0xffff_ffff < limit {
                 next = current &+ 1

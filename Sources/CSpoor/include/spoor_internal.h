@@ -106,7 +106,7 @@ _Static_assert(sizeof(spoorint_shm_operator) == 512, "operator entry size");
 #define SPOORINT_FLAG_TRUNCATED 0x02u     /* parents past SPOOR_MAX_PARENTS were left out */
 
 /* The first slot of every report. Parents after the first, then the attachment, follow packed
- * in the next ceil(((n_parents - 1) * 8 + attach_len) / 64) slots. */
+ * in the next ceil((max(n_parents - 1, 0) * 8 + attach_len) / 64) slots. */
 typedef struct spoorint_report_header {
     uint64_t id;         /*  0: output id (first of `fanout`), or the poked record */
     uint64_t parent0;    /*  8: first parent, 0 for entries and pokes */
@@ -185,6 +185,9 @@ static inline uint64_t *SPOOR_NONNULL spoorint_rate_window_ptr(void) { return &s
 /* Reports dropped by threads that found no free ring (process-wide). */
 extern uint64_t spoorint_no_ring_dropped;
 static inline uint64_t *SPOOR_NONNULL spoorint_no_ring_dropped_ptr(void) { return &spoorint_no_ring_dropped; }
+/* Entries sampled by threads that found no free ring (process-wide). */
+extern uint64_t spoorint_no_ring_sampled;
+static inline uint64_t *SPOOR_NONNULL spoorint_no_ring_sampled_ptr(void) { return &spoorint_no_ring_sampled; }
 /* SPOOR_FULL_BLOCK wait bound in nanoseconds. */
 extern uint64_t spoorint_block_timeout_ns;
 static inline uint64_t *SPOOR_NONNULL spoorint_block_timeout_ptr(void) { return &spoorint_block_timeout_ns; }
