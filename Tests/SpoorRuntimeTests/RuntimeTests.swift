@@ -88,7 +88,9 @@ struct RuntimeTests {
         let runs = try LogReader.runDirectories(at: directory)
         #expect(runs.count == 1 && runs.first == summary.runDirectory)
         let log = try readReports(summary.runDirectory)
-        #expect(log.damage.isEmpty)
+        // SIGKILL can land inside the collector's writev and leave one torn record at the end of
+        // the dead process's last segment: readers skip it, and recovery wrote its reports again.
+        #expect(log.damage.count <= 1)
         var sequences: [UInt64] = []
         sequences.reserveCapacity(log.reports.count)
         var malformed = 0
