@@ -14,6 +14,9 @@ let package = Package(
     name: "spoor",
     products: [
         .library(name: "spoor", type: .dynamic, targets: ["SpoorLibrary"]),
+        .library(name: "Spoor", targets: ["Spoor"]),
+        .library(name: "SpoorDataflow", targets: ["SpoorDataflow"]),
+        .library(name: "SpoorLineage", targets: ["SpoorLineage"]),
         // Installed as `spoor` by scripts/setup (a product may not share the library's name).
         .executable(name: "spoor-cli", targets: ["SpoorCLI"]),
     ],
@@ -39,7 +42,11 @@ let package = Package(
             // jemalloc for the standalone executable only, never inside libspoor.so.
             linkerSettings: [.linkedLibrary("jemalloc")]
         ),
+        .target(name: "Spoor", dependencies: ["CSpoor", "SpoorRuntime"]),
+        .target(name: "SpoorDataflow", dependencies: ["Spoor"]),
+        .target(name: "SpoorLineage", dependencies: ["SpoorLog"]),
         .executableTarget(name: "SpoorTestChild", dependencies: ["SpoorRuntime", "CSpoor"], path: "Tests/SpoorTestChild"),
+        .testTarget(name: "SpoorDataflowTests", dependencies: ["Spoor", "SpoorDataflow", "SpoorLineage", "SpoorLog"]),
         .testTarget(name: "SpoorLogTests", dependencies: ["SpoorLog", "CSpoor"]),
         .testTarget(name: "SpoorRuntimeTests", dependencies: ["SpoorRuntime", "SpoorLog", "CSpoor", "SpoorTestChild"]),
     ]

@@ -20,6 +20,8 @@
 
 static char g_root[64];
 static unsigned g_dirs;
+static unsigned g_dir_cap;
+static char **g_dir_paths;
 static unsigned g_shm_names;
 static pid_t g_shm_pid;
 
@@ -38,7 +40,14 @@ const char *tmp_dir(void) {
         perror("mkdtemp");
         exit(2);
     }
-    return path; /* kept for the whole run: tests print these paths on failure */
+    /* Kept until util_cleanup: tests print these paths on failure. */
+    if (g_dirs > g_dir_cap) {
+        g_dir_cap = g_dir_cap ? 2 * g_dir_cap : 64;
+        g_dir_paths = realloc(g_dir_paths, g_dir_cap * sizeof *g_dir_paths);
+        if (g_dir_paths == NULL) exit(2);
+    }
+    g_dir_paths[g_dirs - 1] = path;
+    return path;
 }
 
 const char *shm_name_new(char *buf) {
@@ -197,6 +206,8 @@ void util_cleanup(int keep_files) {
         snprintf(name, sizeof name, "/spoor-ctest-%ld-%u", (long)g_shm_pid, i);
         shm_unlink(name);
     }
+    for (unsigned i = 0; i < g_dirs; i++) free(g_dir_paths[i]);
+    free(g_dir_paths);
     if (g_root[0] == 0) return;
     if (keep_files) {
         fprintf(stderr, "logs kept for inspection in %s\n", g_root);

@@ -166,6 +166,24 @@ spoor__thread *SPOOR_NONNULL spoorint_thread_state(void);
 #define SPOORINT_DETAIL_CAPACITY 256u
 char *SPOOR_NONNULL spoorint_error_detail_buffer(void);
 
+/* ---- clock ----------------------------------------------------------------------------- */
+
+/* A cheap monotonic tick counter: the TSC on x86-64 (about 11 ns here, against about 28 ns for
+ * clock_gettime), CLOCK_MONOTONIC nanoseconds elsewhere. Converted to nanoseconds by a
+ * calibration against CLOCK_MONOTONIC (Swift API, SpoorClock). */
+#if defined(__x86_64__)
+static inline uint64_t spoorint_ticks(void) { return __builtin_ia32_rdtsc(); }
+#define SPOORINT_TICKS_ARE_NANOSECONDS 0
+#else
+#include <time.h>
+static inline uint64_t spoorint_ticks(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+}
+#define SPOORINT_TICKS_ARE_NANOSECONDS 1
+#endif
+
 /* ---- checksums -------------------------------------------------------------------------- */
 
 /* CRC-32C (Castagnoli), as in iSCSI/ext4: crc = spoorint_crc32c(0, data, len) for a whole

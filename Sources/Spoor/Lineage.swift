@@ -1,0 +1,187 @@
+import CSpoor
+import Synchronization
+
+/// An engine event observed on a record between two UDFs (the papers' poke).
+public enum RecordEvent: Sendable, Hashable {
+    case shuffleWrite, shuffleRead, serialize, deserialize, bufferEnter, bufferLeave, networkSend, networkReceive
+    /// The record was removed by a filter.
+    case filtered
+    /// The record left the traced topology.
+    case exit
+    /// User code failed on the record.
+    case error
+    /// An engine-specific event, code >= 1000.
+    case custom(UInt32)
+
+    /// The `spoor_event` code.
+    @inlinable
+    public var code: UInt32 {
+        switch self {
+        case .shuffleWrite: 1
+        case .shuffleRead: 2
+        case .serialize: 3
+        case .deserialize: 4
+        case .bufferEnter: 5
+        case .bufferLeave: 6
+        case .networkSend: 7
+        case .networkReceive: 8
+        case .filtered: 9
+        case .exit: 10
+        case .error: 11
+        case .custom(let code): code
+        }
+    }
+}
+
+/// A timestamped event on one record.
+public struct TimedEvent: Sendable, Hashable {
+    /// What happened.
+    public var event: RecordEvent
+    /// When (CLOCK_MONOTONIC nanoseconds).
+    public var nanos: UInt64
+}
+
+/// One UDF application in a piggybacked lineage graph: an immutable node whose inputs are edges
+/// to the nodes that produced its parents. Edges carry the events the parent record saw on its
+/// way (shuffle, queues), so metrics sit on edges; the node carries the UDF's own timing.
+public final class LineageNode: Sendable {
+    /// Entry (a root, already reported with its id at entry) or a UDF application.
+    public enum Kind: Sendable { case entry, udf }
+
+    /// The node's kind.
+    public let kind: Kind
+    /// The operator id.
+    public let op: UInt32
+    /// Outputs of this application (consecutive ids once reported).
+    public let fanout: UInt32
+    /// Key hash of the outputs, or 0.
+    public let keyHash: UInt64
+    /// UDF start and end (CLOCK_MONOTONIC nanoseconds).
+    public let startNanos: UInt64, endNanos: UInt64
+    /// Whether the node folds many parents into one aggregate.
+    public let isFold: Bool
+    /// Metadata of the application.
+    public let attachment: Attachment
+    /// The edges to the parents' producers.
+    public let inputs: [LineageEdge]
+    /// 0: not reported; 1: being reported; otherwise the first id of its outputs.
+    let reported: Atomic<UInt64>
+
+    init(entry id: UInt64, op: UInt32, keyHash: UInt64, at nanos: UInt64) {
+        kind = .entry
+        self.op = op
+        fanout = 1
+        self.keyHash = keyHash
+        startNanos = 0
+        endNanos = nanos
+        isFold = false
+        attachment = [:]
+        inputs = []
+        reported = Atomic(id)
+    }
+
+    init(op: UInt32, fanout: UInt32, keyHash: UInt64, start: UInt64, end: UInt64, fold: Bool, attachment: Attachment, inputs: [LineageEdge]) {
+        kind = .udf
+        self.op = op
+        self.fanout = fanout
+        self.keyHash = keyHash
+        startNanos = start
+        endNanos = end
+        isFold = fold
+        self.attachment = attachment
+        self.inputs = inputs
+        reported = Atomic(0)
+    }
+}
+
+/// An edge of a lineage graph: output `output` of `node`, and what that record saw afterwards.
+public struct LineageEdge: Sendable {
+    /// The producing node.
+    public let node: LineageNode
+    /// Which of its outputs.
+    public let output: UInt32
+    /// Events on the record between its production and its consumption.
+    public let events: [TimedEvent]
+}
+
+/// The lineage a piggybacked record carries: the head of its graph and the events it saw since.
+public final class PiggybackLineage: Sendable {
+    /// The node that produced the record.
+    public let head: LineageNode
+    /// Which output of the head the record is.
+    public let output: UInt32
+    /// Events on the record since it was produced.
+    public let events: [TimedEvent]
+
+    init(head: LineageNode, output: UInt32, events: [TimedEvent]) {
+        self.head = head
+        self.output = output
+        self.events = events
+    }
+
+    /// The edge from this record into the node that consumes it.
+    var edge: LineageEdge { LineageEdge(node: head, output: output, events: events) }
+
+    /// Nodes in the graph (each once).
+    public var nodeCount: Int {
+        var seen = Set<ObjectIdentifier>()
+        var stack = [head]
+        while let node = stack.popLast() {
+            guard seen.insert(ObjectIdentifier(node)).inserted else { continue }
+            stack += node.inputs.map(\.node)
+        }
+        return seen.count
+    }
+
+    /// Reports the whole graph through the core, each node once even when graphs share nodes or
+    /// several threads report at once, parents before children, and returns the record's id.
+    /// The log then holds the same reports direct reporting would have written.
+    func report() -> UInt64 {
+        let first = Self.report(head)
+        guard first != 0 else { return 0 }
+        let id = first &+ UInt64(output)
+        for timed in events { _ = spoor_poke(id, head.op, timed.event.code, timed.nanos) }
+        return id
+    }
+
+    static func report(_ node: LineageNode) -> UInt64 {
+        while true {
+            let state = node.reported.load(ordering: .acquiring)
+            if state == 2 { return 0 }  // reported, but the core refused (not running)
+            if state > 2 { return state }
+            if state == 1 { continue }  // another thread is reporting it: wait for its id
+            if node.reported.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged { break }
+        }
+        var parents: [UInt64] = []
+        parents.reserveCapacity(node.inputs.count)
+        for edge in node.inputs {
+            let first = report(edge.node)
+            let id = first == 0 ? 0 : first &+ UInt64(edge.output)
+            for timed in edge.events where id != 0 { _ = spoor_poke(id, edge.node.op, timed.event.code, timed.nanos) }
+            parents.append(id)
+        }
+        var id: UInt64 = 0
+        parents.withUnsafeBufferPointer { buffer in
+            node.attachment.withAttributes { attributes, count in
+                var info = spoor_report_info()
+                info.op = node.op
+                info.fanout = node.fanout
+                info.key_hash = node.keyHash
+                info.start_ns = node.startNanos
+                info.end_ns = node.endNanos
+                info.attrs = attributes
+                info.n_attrs = count
+                if node.isFold {
+                    var fold = spoor_fold()
+                    for parent in buffer { _ = spoor_fold_add(&fold, parent) }
+                    _ = spoor_fold_finish(&fold, &info, &id)
+                } else if let base = buffer.baseAddress {
+                    _ = spoor_checkpoint(base, buffer.count, &info, &id)
+                }
+            }
+        }
+        // Ids have a non-zero 48-bit block prefix, so 0, 1 and 2 are free to mark states.
+        node.reported.store(id > 1 ? id : 2, ordering: .releasing)
+        return id > 1 ? id : 0
+    }
+}

@@ -1,0 +1,192 @@
+import CSpoor
+
+/// The traced side of the lifts: report through the core (direct mode) or extend the lineage
+/// graph (piggyback mode, chosen by `Spoor.mode` when the record entered). Non-generic, so the
+/// generic lifts inline only their untracked branch.
+@usableFromInline
+enum Reporter {
+    /// The outputs of one UDF application.
+    @usableFromInline
+    struct Derived {
+        /// Direct mode: the first output id. Piggyback mode: the trace id (the entry id the outputs
+        /// descend from); the outputs' own ids are minted when they exit.
+        @usableFromInline let id: RecordID
+        @usableFromInline let node: LineageNode?
+
+        @usableFromInline
+        func lineage(_ output: UInt32) -> PiggybackLineage? {
+            node.map { PiggybackLineage(head: $0, output: output, events: []) }
+        }
+    }
+
+    @usableFromInline
+    static func entryLineage(id: UInt64, op: UInt32, keyHash: UInt64) -> PiggybackLineage? {
+        guard Spoor.mode == .piggyback else { return nil }
+        return PiggybackLineage(head: LineageNode(entry: id, op: op, keyHash: keyHash, at: SpoorClock.now()), output: 0, events: [])
+    }
+
+    /// One traced parent.
+    @usableFromInline
+    static func derive(
+        from parent: RecordID, _ lineage: PiggybackLineage?, op: UInt32, fanout: UInt32, key: UInt64,
+        start: UInt64, end: UInt64, attachment: Attachment
+    ) -> Derived {
+        if let lineage {
+            let node = LineageNode(
+                op: op, fanout: fanout, keyHash: key, start: start, end: end, fold: false, attachment: attachment,
+                inputs: [lineage.edge])
+            return Derived(id: parent, node: node)
+        }
+        var out: UInt64 = 0
+        if fanout <= 1 && attachment.isEmpty {
+            _ = spoor_checkpoint1(parent.rawValue, op, key, start, end, &out)
+        } else {
+            attachment.withAttributes { attributes, count in
+                var info = spoor_report_info()
+                info.op = op
+                info.fanout = fanout
+                info.key_hash = key
+                info.start_ns = start
+                info.end_ns = end
+                info.attrs = attributes
+                info.n_attrs = count
+                var parentID = parent.rawValue
+                _ = spoor_checkpoint(&parentID, 1, &info, &out)
+            }
+        }
+        return Derived(id: RecordID(out), node: nil)
+    }
+
+    /// Several parents (combine, join, cogroup, a fold). Untracked parents are left out.
+    @usableFromInline
+    static func derive(
+        from parents: [(RecordID, PiggybackLineage?)], op: UInt32, key: UInt64, start: UInt64, end: UInt64, fold: Bool
+    ) -> Derived {
+        var ids: [UInt64] = []
+        var edges: [LineageEdge] = []
+        var traceID: UInt64 = 0
+        for (id, lineage) in parents where id.rawValue != 0 {
+            if let lineage {
+                edges.append(lineage.edge)
+                if traceID == 0 { traceID = id.rawValue }
+            } else {
+                ids.append(id.rawValue)
+            }
+        }
+        return derive(ids: ids, edges: edges, traceID: traceID, op: op, key: key, start: start, end: end, fold: fold)
+    }
+
+    @usableFromInline
+    static func derive(
+        ids: [UInt64], edges: [LineageEdge], traceID: UInt64, op: UInt32, key: UInt64, start: UInt64, end: UInt64,
+        fold: Bool
+    ) -> Derived {
+        if !edges.isEmpty {
+            let node = LineageNode(
+                op: op, fanout: 1, keyHash: key, start: start, end: end, fold: fold, attachment: [:], inputs: edges)
+            return Derived(id: RecordID(traceID), node: node)
+        }
+        guard !ids.isEmpty else { return Derived(id: .untracked, node: nil) }
+        var info = spoor_report_info()
+        info.op = op
+        info.key_hash = key
+        info.start_ns = start
+        info.end_ns = end
+        var out: UInt64 = 0
+        if fold {
+            var accumulator = spoor_fold()
+            for id in ids { _ = spoor_fold_add(&accumulator, id) }
+            _ = spoor_fold_finish(&accumulator, &info, &out)
+        } else {
+            ids.withUnsafeBufferPointer { buffer in
+                if let base = buffer.baseAddress { _ = spoor_checkpoint(base, buffer.count, &info, &out) }
+            }
+        }
+        return Derived(id: RecordID(out), node: nil)
+    }
+
+    /// Reports an event (direct) or records it on the lineage (piggyback).
+    @usableFromInline
+    @discardableResult
+    static func poke(_ id: RecordID, _ lineage: PiggybackLineage?, op: UInt32, event: RecordEvent, at nanos: UInt64) -> PiggybackLineage? {
+        guard let lineage else {
+            _ = spoor_poke(id.rawValue, op, event.code, nanos)
+            return nil
+        }
+        if event == .filtered || event == .error {
+            // Terminal: the record leaves the pipeline here, so its lineage is reported here.
+            let final = lineage.report()
+            if final != 0 { _ = spoor_poke(final, op, event.code, nanos) }
+            return nil
+        }
+        return PiggybackLineage(head: lineage.head, output: lineage.output, events: lineage.events + [TimedEvent(event: event, nanos: nanos)])
+    }
+
+    /// The record leaves the topology.
+    @usableFromInline
+    static func exit(_ id: RecordID, _ lineage: PiggybackLineage?, op: UInt32, at nanos: UInt64) -> RecordID {
+        let final = lineage.map { $0.report() } ?? id.rawValue
+        if final != 0 { _ = spoor_poke(final, op, RecordEvent.exit.code, nanos) }
+        return RecordID(final)
+    }
+}
+
+/// The lineage of an aggregate being folded (reduceByKey, a window, a combiner): add each
+/// contributing record, merge partial folds, and report once with every contributing parent
+/// when the aggregate is final. Untracked records cost a branch; nothing is reported if no
+/// contributor was traced.
+public struct TraceFold: Sendable {
+    @usableFromInline var ids: [UInt64] = []
+    @usableFromInline var edges: [LineageEdge] = []
+    @usableFromInline var traceID: UInt64 = 0
+
+    /// An empty fold.
+    @inlinable
+    public init() {}
+
+    /// Whether any traced record contributed.
+    @inlinable
+    public var isTracked: Bool { !ids.isEmpty || !edges.isEmpty }
+
+    /// Adds a contributing record.
+    @inlinable
+    public mutating func add<T>(_ record: Traced<T>) {
+        if _fastPath(record.id.rawValue == 0) { return }
+        addTraced(record.id, record.lineage)
+    }
+
+    @usableFromInline
+    mutating func addTraced(_ id: RecordID, _ lineage: PiggybackLineage?) {
+        if let lineage {
+            edges.append(lineage.edge)
+            if traceID == 0 { traceID = id.rawValue }
+        } else if ids.count < Int(SPOOR_MAX_PARENTS) {
+            ids.append(id.rawValue)
+        }
+    }
+
+    /// Adds every contributor of a partial fold (a map-side combiner's partial aggregate).
+    @inlinable
+    public mutating func merge(_ other: TraceFold) {
+        if _fastPath(!other.isTracked) { return }
+        mergeTraced(other)
+    }
+
+    @usableFromInline
+    mutating func mergeTraced(_ other: TraceFold) {
+        ids += other.ids.prefix(max(Int(SPOOR_MAX_PARENTS) - ids.count, 0))
+        edges += other.edges
+        if traceID == 0 { traceID = other.traceID }
+    }
+
+    /// The aggregate is final: reports it once (flagged as a fold) with all contributors, and
+    /// returns it as a record (untracked if no contributor was traced).
+    @inlinable
+    public func finish<T>(_ value: T, op: Operator, key: UInt64 = 0, start: UInt64 = 0, end: UInt64 = 0) -> Traced<T> {
+        if _fastPath(!isTracked) { return Traced(untracked: value) }
+        let derived = Reporter.derive(
+            ids: ids, edges: edges, traceID: traceID, op: op.id, key: key, start: start,
+            end: end == 0 ? SpoorClock.now() : end, fold: true)
+        return Traced(value: value, id: derived.id, lineage: derived.lineage(0))
+    }
+}

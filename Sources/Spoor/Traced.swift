@@ -1,0 +1,300 @@
+import CSpoor
+
+/// The id of a record; 0 means untracked.
+@frozen
+public struct RecordID: Hashable, Sendable, CustomStringConvertible {
+    /// The 64-bit id.
+    public var rawValue: UInt64
+
+    /// An id.
+    @inlinable
+    public init(_ rawValue: UInt64) { self.rawValue = rawValue }
+
+    /// The id of every untracked record.
+    public static let untracked = RecordID(0)
+
+    /// Whether the record is traced.
+    @inlinable
+    public var isTracked: Bool { rawValue != 0 }
+
+    /// 16 hex digits, as `spoor dump` prints ids.
+    public var description: String {
+        let digits = String(rawValue, radix: 16)
+        return String(repeating: "0", count: 16 - digits.count) + digits
+    }
+}
+
+/// A key's hash as every Spoor binding computes it (FNV-1a 64 of its bytes), for key-hash
+/// sampling and heavy-key analysis.
+public protocol TraceKey {
+    /// FNV-1a 64 of the key's canonical bytes.
+    var traceKeyHash: UInt64 { get }
+}
+
+/// FNV-1a 64 over bytes (`spoor_hash_bytes`).
+@inlinable
+public func traceHash<Bytes: Sequence>(_ bytes: Bytes) -> UInt64 where Bytes.Element == UInt8 {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+    return hash
+}
+
+extension String: TraceKey {
+    /// FNV-1a 64 of the UTF-8 bytes.
+    @inlinable public var traceKeyHash: UInt64 { traceHash(utf8) }
+}
+
+extension Substring: TraceKey {
+    /// FNV-1a 64 of the UTF-8 bytes.
+    @inlinable public var traceKeyHash: UInt64 { traceHash(utf8) }
+}
+
+extension Int: TraceKey {
+    /// FNV-1a 64 of the 8 little-endian bytes.
+    @inlinable public var traceKeyHash: UInt64 { UInt64(bitPattern: Int64(self)).traceKeyHash }
+}
+
+extension UInt64: TraceKey {
+    /// FNV-1a 64 of the 8 little-endian bytes.
+    @inlinable public var traceKeyHash: UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        var value = self
+        for _ in 0..<8 {
+            hash = (hash ^ (value & 0xff)) &* 0x100_0000_01b3
+            value >>= 8
+        }
+        return hash
+    }
+}
+
+extension Traced: Sendable where Value: Sendable {}
+
+/// A record and its lineage identity: the papers' wrapper W[T].
+///
+/// A traced record carries its id (and, in piggyback mode, its lineage graph); an untracked one
+/// carries id 0 and costs a branch in every lift: the UDF runs and nothing else happens, with no
+/// clock read, no allocation and no call into the core. Lifts apply a UDF to the value and
+/// report (direct mode) or record (piggyback mode) the application with its timing, operator
+/// and call site. Immutable: every lift returns new records.
+@frozen
+public struct Traced<Value> {
+    /// The record.
+    public var value: Value
+    /// Its id; `.untracked` unless sampled at entry or derived from a traced record.
+    public let id: RecordID
+    /// Its lineage graph, in piggyback mode.
+    public let lineage: PiggybackLineage?
+
+    /// An untracked record.
+    @inlinable
+    public init(untracked value: Value) {
+        self.value = value
+        self.id = .untracked
+        self.lineage = nil
+    }
+
+    @inlinable
+    init(value: Value, id: RecordID, lineage: PiggybackLineage?) {
+        self.value = value
+        self.id = id
+        self.lineage = lineage
+    }
+
+    /// Whether the record is traced.
+    @inlinable
+    public var isTracked: Bool { id.rawValue != 0 }
+
+    /// A record entering the traced topology at `source`: sampled by the configured strategy
+    /// (key-hash sampling decides on `keyHash`), reported as an entry if sampled.
+    @inlinable
+    public static func enter(_ value: Value, at source: Operator, keyHash: UInt64 = 0) -> Traced<Value> {
+        var id: UInt64 = 0
+        _ = spoor_entry(source.id, keyHash, &id)
+        if _fastPath(id == 0) { return Traced(untracked: value) }
+        return Traced(value: value, id: RecordID(id), lineage: Reporter.entryLineage(id: id, op: source.id, keyHash: keyHash))
+    }
+
+    /// A record continuing a lineage that arrived from another process or language.
+    public init(_ value: Value, continuing context: String) {
+        var id: UInt64 = 0
+        var flags: UInt32 = 0
+        let status = context.utf8CString.withUnsafeBufferPointer { buffer in
+            buffer.baseAddress.map { spoor_context_decode($0, max(buffer.count - 1, 0), &id, &flags) } ?? SPOOR_E_PARSE
+        }
+        self.init(value: value, id: RecordID(status == SPOOR_OK ? id : 0), lineage: nil)
+    }
+
+    /// The record's context for another process or language ("00-<id>-<flags>").
+    public var context: String {
+        var buffer = [CChar](repeating: 0, count: Int(SPOOR_CONTEXT_STRING_LEN) + 1)
+        let length = spoor_context_encode(id.rawValue, isTracked ? SPOOR_CONTEXT_SAMPLED : 0, &buffer, buffer.count)
+        return String(decoding: buffer.prefix(Int(max(length, 0))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+// MARK: - Lifts
+
+extension Traced {
+    /// lift(f: T -> U): applies `transform` and reports the output with this record as parent.
+    @inlinable
+    public func map<Output>(
+        _ op: Operator? = nil, key: UInt64 = 0, attachment: @autoclosure () -> Attachment = [:],
+        fileID: StaticString = #fileID, line: UInt = #line, _ transform: (Value) throws -> Output
+    ) rethrows -> Traced<Output> {
+        if _fastPath(id.rawValue == 0) { return Traced<Output>(untracked: try transform(value)) }
+        let start = SpoorClock.now()
+        let output = try transform(value)
+        let end = SpoorClock.now()
+        let derived = Reporter.derive(
+            from: id, lineage, op: op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "map"), fanout: 1,
+            key: key, start: start, end: end, attachment: attachment())
+        return Traced<Output>(value: output, id: derived.id, lineage: derived.lineage(0))
+    }
+
+    /// lift(f: T -> U^m): applies `transform` and reports its m outputs in one report (their ids
+    /// are consecutive).
+    @inlinable
+    public func flatMap<Outputs: Sequence>(
+        _ op: Operator? = nil, attachment: @autoclosure () -> Attachment = [:],
+        fileID: StaticString = #fileID, line: UInt = #line, _ transform: (Value) throws -> Outputs
+    ) rethrows -> [Traced<Outputs.Element>] {
+        if _fastPath(id.rawValue == 0) { return try transform(value).map { Traced<Outputs.Element>(untracked: $0) } }
+        let start = SpoorClock.now()
+        let outputs = Array(try transform(value))
+        let end = SpoorClock.now()
+        guard !outputs.isEmpty else {
+            Reporter.poke(id, lineage, op: op?.id ?? 0, event: .filtered, at: end)
+            return []
+        }
+        let derived = Reporter.derive(
+            from: id, lineage, op: op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "flatMap"),
+            fanout: UInt32(truncatingIfNeeded: min(outputs.count, 65_536)), key: 0, start: start, end: end,
+            attachment: attachment())
+        var result: [Traced<Outputs.Element>] = []
+        result.reserveCapacity(outputs.count)
+        for (index, output) in outputs.enumerated() {
+            let id = derived.id.rawValue == 0 || index >= 65_536 ? RecordID.untracked : RecordID(derived.id.rawValue &+ UInt64(index))
+            result.append(Traced<Outputs.Element>(value: output, id: id, lineage: derived.lineage(UInt32(truncatingIfNeeded: index))))
+        }
+        return result
+    }
+
+    /// lift(f: T -> {true, false}): the record if `isIncluded` holds (reported as a new record),
+    /// otherwise nil and a `filtered` event on the record.
+    @inlinable
+    public func filter(
+        _ op: Operator? = nil, fileID: StaticString = #fileID, line: UInt = #line, _ isIncluded: (Value) throws -> Bool
+    ) rethrows -> Traced<Value>? {
+        if _fastPath(id.rawValue == 0) { return try isIncluded(value) ? self : nil }
+        let start = SpoorClock.now()
+        let keep = try isIncluded(value)
+        let end = SpoorClock.now()
+        let opID = op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "filter")
+        guard keep else {
+            Reporter.poke(id, lineage, op: opID, event: .filtered, at: end)
+            return nil
+        }
+        let derived = Reporter.derive(from: id, lineage, op: opID, fanout: 1, key: 0, start: start, end: end, attachment: [:])
+        return Traced(value: value, id: derived.id, lineage: derived.lineage(0))
+    }
+
+    /// lift(f: T -> U?): the transformed record, or nil and a `filtered` event.
+    @inlinable
+    public func compactMap<Output>(
+        _ op: Operator? = nil, fileID: StaticString = #fileID, line: UInt = #line, _ transform: (Value) throws -> Output?
+    ) rethrows -> Traced<Output>? {
+        if _fastPath(id.rawValue == 0) { return try transform(value).map { Traced<Output>(untracked: $0) } }
+        let start = SpoorClock.now()
+        let output = try transform(value)
+        let end = SpoorClock.now()
+        let opID = op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "compactMap")
+        guard let output else {
+            Reporter.poke(id, lineage, op: opID, event: .filtered, at: end)
+            return nil
+        }
+        let derived = Reporter.derive(from: id, lineage, op: opID, fanout: 1, key: 0, start: start, end: end, attachment: [:])
+        return Traced<Output>(value: output, id: derived.id, lineage: derived.lineage(0))
+    }
+
+    /// lift(f: T -> ()): runs a side effect where the record leaves the pipeline; reports the
+    /// application and an `exit` event (in piggyback mode, the whole lineage graph).
+    @inlinable
+    public func forEach(
+        _ op: Operator? = nil, fileID: StaticString = #fileID, line: UInt = #line, _ body: (Value) throws -> Void
+    ) rethrows {
+        if _fastPath(id.rawValue == 0) { return try body(value) }
+        let start = SpoorClock.now()
+        try body(value)
+        let end = SpoorClock.now()
+        let opID = op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "forEach")
+        let derived = Reporter.derive(from: id, lineage, op: opID, fanout: 1, key: 0, start: start, end: end, attachment: [:])
+        Traced<Void>(value: (), id: derived.id, lineage: derived.lineage(0)).exit(op, at: end)
+    }
+
+    /// lift(f: (T, T) -> T): combines two records of the same type (a fold step, a merge).
+    @inlinable
+    public func combine(
+        _ other: Traced<Value>, _ op: Operator? = nil, key: UInt64 = 0,
+        fileID: StaticString = #fileID, line: UInt = #line, _ reduce: (Value, Value) throws -> Value
+    ) rethrows -> Traced<Value> {
+        try self.combine(other, op, key: key, fileID: fileID, line: line, kind: "combine", reduce)
+    }
+
+    /// lift(f: (T, U) -> T): combines a record with one of another type (a fold into an aggregate,
+    /// a join).
+    @inlinable
+    public func combine<Other>(
+        _ other: Traced<Other>, _ op: Operator? = nil, key: UInt64 = 0,
+        fileID: StaticString = #fileID, line: UInt = #line, kind: StaticString = "combine",
+        _ merge: (Value, Other) throws -> Value
+    ) rethrows -> Traced<Value> {
+        if _fastPath(id.rawValue == 0 && other.id.rawValue == 0) {
+            return Traced(untracked: try merge(value, other.value))
+        }
+        let start = SpoorClock.now()
+        let output = try merge(value, other.value)
+        let end = SpoorClock.now()
+        let derived = Reporter.derive(
+            from: [(id, lineage), (other.id, other.lineage)],
+            op: op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: kind), key: key, start: start, end: end,
+            fold: false)
+        return Traced(value: output, id: derived.id, lineage: derived.lineage(0))
+    }
+
+    /// A two-input UDF with its own output type (a join): reports the output with both records
+    /// as parents (untracked ones left out).
+    @inlinable
+    public func join<Other, Output>(
+        _ other: Traced<Other>, _ op: Operator? = nil, key: UInt64 = 0,
+        fileID: StaticString = #fileID, line: UInt = #line, _ merge: (Value, Other) throws -> Output
+    ) rethrows -> Traced<Output> {
+        if _fastPath(id.rawValue == 0 && other.id.rawValue == 0) {
+            return Traced<Output>(untracked: try merge(value, other.value))
+        }
+        let start = SpoorClock.now()
+        let output = try merge(value, other.value)
+        let end = SpoorClock.now()
+        let derived = Reporter.derive(
+            from: [(id, lineage), (other.id, other.lineage)],
+            op: op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "join"), key: key, start: start, end: end,
+            fold: false)
+        return Traced<Output>(value: output, id: derived.id, lineage: derived.lineage(0))
+    }
+
+    /// Poke: an engine event on the record, with no mutation.
+    @inlinable
+    public func poke(_ event: RecordEvent, op: Operator? = nil) -> Traced<Value> {
+        if _fastPath(id.rawValue == 0) { return self }
+        let nanos = SpoorClock.now()
+        return Traced(value: value, id: id, lineage: Reporter.poke(id, lineage, op: op?.id ?? 0, event: event, at: nanos))
+    }
+
+    /// The record leaves the traced topology: reports an `exit` event (in piggyback mode, the
+    /// whole lineage graph first). Returns the record's id as reported.
+    @inlinable
+    @discardableResult
+    public func exit(_ op: Operator? = nil, at nanos: UInt64 = 0) -> RecordID {
+        if _fastPath(id.rawValue == 0) { return .untracked }
+        return Reporter.exit(id, lineage, op: op?.id ?? 0, at: nanos == 0 ? SpoorClock.now() : nanos)
+    }
+}

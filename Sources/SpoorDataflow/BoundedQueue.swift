@@ -1,0 +1,88 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
+/// A bounded multi-producer queue between stage instances: `push` blocks while it is full
+/// (backpressure reaches the sources), `pop` blocks while it is empty. Elements are batches of
+/// records, so the lock is taken once per batch, not per record.
+final class BoundedQueue<Element>: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let notEmpty = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private let notFull = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var buffer: [Element?]
+    private var head = 0
+    private var count = 0
+    /// Times a producer found the queue full and waited.
+    private(set) var fullWaits = 0
+
+    init(capacity: Int) {
+        buffer = Array(repeating: nil, count: max(capacity, 1))
+        mutex.initialize(to: pthread_mutex_t())
+        notEmpty.initialize(to: pthread_cond_t())
+        notFull.initialize(to: pthread_cond_t())
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(notEmpty, nil)
+        pthread_cond_init(notFull, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        pthread_cond_destroy(notEmpty)
+        pthread_cond_destroy(notFull)
+        mutex.deallocate()
+        notEmpty.deallocate()
+        notFull.deallocate()
+    }
+
+    func push(_ element: Element) {
+        pthread_mutex_lock(mutex)
+        if count == buffer.count { fullWaits += 1 }
+        while count == buffer.count { pthread_cond_wait(notFull, mutex) }
+        buffer[(head + count) % buffer.count] = element
+        count += 1
+        pthread_cond_signal(notEmpty)
+        pthread_mutex_unlock(mutex)
+    }
+
+    func pop() -> Element {
+        pthread_mutex_lock(mutex)
+        while count == 0 { pthread_cond_wait(notEmpty, mutex) }
+        let element = buffer[head]
+        buffer[head] = nil
+        head = (head + 1) % buffer.count
+        count -= 1
+        pthread_cond_signal(notFull)
+        pthread_mutex_unlock(mutex)
+        // Every slot between head and head + count holds an element.
+        return element.unsafelyUnwrapped
+    }
+}
+
+/// Runs `body` on a new OS thread named `name`; `join` waits for it.
+final class WorkerThread: @unchecked Sendable {
+    private var thread = pthread_t()
+    private final class Box {
+        let body: () -> Void
+        init(_ body: @escaping () -> Void) { self.body = body }
+    }
+
+    init(name: String, _ body: @escaping () -> Void) {
+        let box = Unmanaged.passRetained(Box(body)).toOpaque()
+        let result = pthread_create(&thread, nil, { raw in
+            guard let raw else { return nil }
+            let box = Unmanaged<Box>.fromOpaque(raw).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        if result != 0 {
+            // No thread: run inline so the dataflow still completes.
+            Unmanaged<Box>.fromOpaque(box).takeRetainedValue().body()
+        }
+    }
+
+    func join() {
+        pthread_join(thread, nil)
+    }
+}

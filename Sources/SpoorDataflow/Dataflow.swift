@@ -1,0 +1,100 @@
+import Spoor
+import Synchronization
+
+/// Settings of a dataflow.
+public struct DataflowConfiguration: Sendable {
+    /// Instances of every stage after a shuffle.
+    public var parallelism = 2
+    /// Records per batch on a shuffle.
+    public var batchSize = 256
+    /// Batches a stage instance's input queue holds before its producers wait (backpressure).
+    public var queueCapacity = 16
+    /// Whether sources sample records at entry. Off: no record is ever traced and the core is
+    /// never called (the untraced baseline). On: the tracing mode is `Spoor.mode` (direct or
+    /// piggyback) and sampling is Spoor's; start Spoor before building the dataflow.
+    public var tracing = false
+
+    /// The defaults.
+    public init() {}
+}
+
+/// A plan that cannot run.
+public struct DataflowError: Error, CustomStringConvertible {
+    /// What is wrong.
+    public var description: String
+}
+
+/// A parallel dataflow in the shape of Spark and Flink: sources; stages of parallel instances on
+/// threads, each running a pipeline of fused UDFs; shuffles between stages (round-robin or by
+/// key, with a replaceable partitioner); a map-side combiner; reduceByKey, groupByKey, join and
+/// cogroup; batch mode, or streaming with tumbling windows by count or time; bounded queues with
+/// backpressure. Records travel as `Traced` values, so tracing needs no change to user code.
+public final class Dataflow: @unchecked Sendable {
+    /// The settings.
+    public let configuration: DataflowConfiguration
+    var stages: [Stage] = []
+    let counters = FlowCounters()
+    let stopRequested = Atomic<Bool>(false)
+    private let running = Mutex<Bool>(false)
+
+    /// An empty plan.
+    public init(_ configuration: DataflowConfiguration = DataflowConfiguration()) {
+        self.configuration = configuration
+    }
+
+    func add(_ stage: Stage) { stages.append(stage) }
+
+    /// A source of `parallelism` instances; `body` runs once per instance and emits records
+    /// through its context, until its input ends (batch) or `isStopped` (streaming).
+    public func source<Element: Sendable>(
+        _ name: String, parallelism: Int = 1, windowing: Windowing = .none,
+        _ body: @escaping @Sendable (SourceContext<Element>) -> Void
+    ) -> DataStream<Element> {
+        let stage = SourceStage(name: name, parallelism: max(parallelism, 1), windowing: windowing, body: body)
+        add(stage)
+        return DataStream(flow: self, stage: stage) { index, node in stage.heads.set(index, node) }
+    }
+
+    /// A source over an in-memory collection, split evenly among the instances.
+    public func source<Elements: Collection & Sendable>(
+        _ name: String, _ elements: Elements, parallelism: Int = 1, windowing: Windowing = .none,
+        keyHash: (@Sendable (Elements.Element) -> UInt64)? = nil
+    ) -> DataStream<Elements.Element> where Elements.Element: Sendable {
+        source(name, parallelism: parallelism, windowing: windowing) { context in
+            var index = 0
+            for element in elements {
+                if index % context.parallelism == context.instance {
+                    if context.isStopped { return }
+                    context.emit(element, keyHash: keyHash?(element) ?? 0)
+                }
+                index += 1
+            }
+        }
+    }
+
+    /// Runs the plan: one thread per stage instance; returns when every source has finished and
+    /// every stage has drained. Throws if the plan is incomplete.
+    public func run() throws(DataflowError) {
+        let alreadyRunning = running.withLock { state -> Bool in
+            defer { state = true }
+            return state
+        }
+        guard !alreadyRunning else { throw DataflowError(description: "a dataflow runs once") }
+        if let problem = stages.lazy.compactMap({ $0.planProblem() }).first { throw DataflowError(description: problem) }
+        var threads: [WorkerThread] = []
+        for stage in stages {
+            for index in 0..<stage.parallelism {
+                threads.append(WorkerThread(name: "\(stage.name)#\(index)", stage.worker(index, flow: self)))
+            }
+        }
+        for thread in threads { thread.join() }
+    }
+
+    /// Asks streaming sources to return (they see `isStopped`); `run` then drains and returns.
+    public func stop() {
+        stopRequested.store(true, ordering: .relaxed)
+    }
+
+    /// UDF calls that threw (their records were dropped and poked with an error event).
+    public var udfErrors: Int { counters.udfErrors.load(ordering: .relaxed) }
+}

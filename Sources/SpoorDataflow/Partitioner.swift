@@ -1,0 +1,71 @@
+import Synchronization
+
+/// Maps a key to one of the partitions (parallel instances) of the next stage.
+public protocol Partitioner: Sendable {
+    /// The partition in `0..<partitions` of a key with this hash (`Hasher` based, stable within
+    /// the process).
+    func partition(keyHash: Int, partitions: Int) -> Int
+}
+
+/// Hash partitioning, as Spark's `HashPartitioner`.
+public struct HashPartitioner: Partitioner {
+    /// A hash partitioner.
+    public init() {}
+
+    /// `hash mod partitions`, non-negative.
+    public func partition(keyHash: Int, partitions: Int) -> Int {
+        let remainder = keyHash % partitions
+        return remainder < 0 ? remainder + partitions : remainder
+    }
+}
+
+/// Explicit placement of some keys (heavy keys, each alone or on a chosen partition), hashing
+/// for the rest: the hybrid partitioning of Gedik (VLDB J. 2014) that trace-derived key
+/// histograms feed.
+public struct AssignedKeyPartitioner: Partitioner {
+    let assignments: [Int: Int]
+    let fallback: HashPartitioner
+    let avoided: Set<Int>
+
+    /// Keys (by their `hashValue`) placed on given partitions; other keys are hashed onto the
+    /// partitions not named in `assignments` when there are any.
+    public init(assignments: [Int: Int]) {
+        self.assignments = assignments
+        self.fallback = HashPartitioner()
+        self.avoided = Set(assignments.values)
+    }
+
+    /// The assigned partition, or a hash over the partitions left free.
+    public func partition(keyHash: Int, partitions: Int) -> Int {
+        if let assigned = assignments[keyHash] { return assigned % partitions }
+        let free = (0..<partitions).filter { !avoided.contains($0) }
+        guard !free.isEmpty else { return fallback.partition(keyHash: keyHash, partitions: partitions) }
+        return free[fallback.partition(keyHash: keyHash, partitions: free.count)]
+    }
+}
+
+/// A partitioner that can be replaced while the dataflow runs. Writers check its version once
+/// per window and switch at a window boundary, so every window's keys are grouped consistently.
+public final class PartitionerHandle: Sendable {
+    private let current: Mutex<(version: UInt64, partitioner: any Partitioner)>
+    private let versionWord = Atomic<UInt64>(0)
+
+    /// A handle starting with `partitioner`.
+    public init(_ partitioner: any Partitioner = HashPartitioner()) {
+        current = Mutex((0, partitioner))
+    }
+
+    /// Replaces the partitioner; takes effect at each writer's next window.
+    public func replace(with partitioner: any Partitioner) {
+        current.withLock { state in
+            state = (state.version + 1, partitioner)
+            versionWord.store(state.version, ordering: .releasing)
+        }
+    }
+
+    var version: UInt64 { versionWord.load(ordering: .acquiring) }
+
+    func snapshot() -> (version: UInt64, partitioner: any Partitioner) {
+        current.withLock { $0 }
+    }
+}
