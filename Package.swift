@@ -45,6 +45,7 @@ let package = Package(
         .target(name: "Spoor", dependencies: ["CSpoor", "SpoorRuntime"]),
         .target(name: "SpoorDataflow", dependencies: ["Spoor"]),
         .target(name: "SpoorLineage", dependencies: ["SpoorLog"]),
+        .executableTarget(name: "SpoorFigure4", dependencies: ["Spoor", "SpoorDataflow"], path: "bench/figure4"),
         .executableTarget(name: "SpoorTestChild", dependencies: ["SpoorRuntime", "CSpoor"], path: "Tests/SpoorTestChild"),
         .testTarget(name: "SpoorDataflowTests", dependencies: ["Spoor", "SpoorDataflow", "SpoorLineage", "SpoorLog"]),
         .testTarget(name: "SpoorLogTests", dependencies: ["SpoorLog", "CSpoor"]),

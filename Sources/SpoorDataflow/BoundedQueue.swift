@@ -7,6 +7,7 @@ import Musl
 /// A bounded multi-producer queue between stage instances: `push` blocks while it is full
 /// (backpressure reaches the sources), `pop` blocks while it is empty. Elements are batches of
 /// records, so the lock is taken once per batch, not per record.
+@usableFromInline
 final class BoundedQueue<Element>: @unchecked Sendable {
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let notEmpty = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
@@ -17,6 +18,7 @@ final class BoundedQueue<Element>: @unchecked Sendable {
     /// Times a producer found the queue full and waited.
     private(set) var fullWaits = 0
 
+    @usableFromInline
     init(capacity: Int) {
         buffer = Array(repeating: nil, count: max(capacity, 1))
         mutex.initialize(to: pthread_mutex_t())
@@ -36,6 +38,7 @@ final class BoundedQueue<Element>: @unchecked Sendable {
         notFull.deallocate()
     }
 
+    @usableFromInline
     func push(_ element: Element) {
         pthread_mutex_lock(mutex)
         if count == buffer.count { fullWaits += 1 }

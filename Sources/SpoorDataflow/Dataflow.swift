@@ -32,9 +32,12 @@ public struct DataflowError: Error, CustomStringConvertible {
 public final class Dataflow: @unchecked Sendable {
     /// The settings.
     public let configuration: DataflowConfiguration
-    var stages: [Stage] = []
-    let counters = FlowCounters()
-    let stopRequested = Atomic<Bool>(false)
+    @usableFromInline var batchSize: Int { configuration.batchSize }
+    @usableFromInline var parallelism: Int { configuration.parallelism }
+    @usableFromInline var queueCapacity: Int { configuration.queueCapacity }
+    @usableFromInline var stages: [Stage] = []
+    @usableFromInline let counters = FlowCounters()
+    let stopFlag = StopFlag()
     private let running = Mutex<Bool>(false)
 
     /// An empty plan.
@@ -42,20 +45,31 @@ public final class Dataflow: @unchecked Sendable {
         self.configuration = configuration
     }
 
+    @usableFromInline
     func add(_ stage: Stage) { stages.append(stage) }
 
     /// A source of `parallelism` instances; `body` runs once per instance and emits records
     /// through its context, until its input ends (batch) or `isStopped` (streaming).
+    @inlinable
     public func source<Element: Sendable>(
         _ name: String, parallelism: Int = 1, windowing: Windowing = .none,
         _ body: @escaping @Sendable (SourceContext<Element>) -> Void
     ) -> DataStream<Element> {
+        let stage = makeSource(name, parallelism: parallelism, windowing: windowing, body)
+        return DataStream(flow: self, stage: stage) { index, chain in stage.heads.set(index, chain) }
+    }
+
+    @usableFromInline
+    func makeSource<Element: Sendable>(
+        _ name: String, parallelism: Int, windowing: Windowing, _ body: @escaping @Sendable (SourceContext<Element>) -> Void
+    ) -> SourceStage<Element> {
         let stage = SourceStage(name: name, parallelism: max(parallelism, 1), windowing: windowing, body: body)
         add(stage)
-        return DataStream(flow: self, stage: stage) { index, node in stage.heads.set(index, node) }
+        return stage
     }
 
     /// A source over an in-memory collection, split evenly among the instances.
+    @inlinable
     public func source<Elements: Collection & Sendable>(
         _ name: String, _ elements: Elements, parallelism: Int = 1, windowing: Windowing = .none,
         keyHash: (@Sendable (Elements.Element) -> UInt64)? = nil
@@ -92,7 +106,7 @@ public final class Dataflow: @unchecked Sendable {
 
     /// Asks streaming sources to return (they see `isStopped`); `run` then drains and returns.
     public func stop() {
-        stopRequested.store(true, ordering: .relaxed)
+        stopFlag.set()
     }
 
     /// UDF calls that threw (their records were dropped and poked with an error event).

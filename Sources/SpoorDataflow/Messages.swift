@@ -1,6 +1,7 @@
 import Spoor
 
 /// What flows through a channel between stages.
+@usableFromInline
 enum Message<T: Sendable>: Sendable {
     /// Records of one window.
     case batch(window: UInt64, records: [Traced<T>])
@@ -28,6 +29,7 @@ public struct KeyValue<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     public var value: Value
 
     /// A keyed record.
+    @inlinable
     public init(_ key: Key, _ value: Value) {
         self.key = key
         self.value = value
@@ -42,6 +44,14 @@ public struct Joined<Key: Hashable & Sendable, Left: Sendable, Right: Sendable>:
     public var left: Left
     /// The right value.
     public var right: Right
+
+    /// A joined pair.
+    @inlinable
+    public init(key: Key, left: Left, right: Right) {
+        self.key = key
+        self.left = left
+        self.right = right
+    }
 }
 
 /// The output of a cogroup: every value of both sides for a key.
@@ -52,10 +62,13 @@ public struct CoGrouped<Key: Hashable & Sendable, Left: Sendable, Right: Sendabl
     public var left: [Left]
     /// The right values.
     public var right: [Right]
+
+    /// A cogrouped key.
+    @inlinable
+    public init(key: Key, left: [Left], right: [Right]) {
+        self.key = key
+        self.left = left
+        self.right = right
+    }
 }
 
-/// The hash of a key for reports: FNV-1a of its canonical bytes when it is a `TraceKey`.
-@inline(__always)
-func reportKeyHash<Key>(_ key: Key) -> UInt64 {
-    (key as? any TraceKey)?.traceKeyHash ?? UInt64(bitPattern: Int64(truncatingIfNeeded: (key as? AnyHashable)?.hashValue ?? 0))
-}

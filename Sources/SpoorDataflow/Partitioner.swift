@@ -63,8 +63,10 @@ public final class PartitionerHandle: Sendable {
         }
     }
 
+    @usableFromInline
     var version: UInt64 { versionWord.load(ordering: .acquiring) }
 
+    @usableFromInline
     func snapshot() -> (version: UInt64, partitioner: any Partitioner) {
         current.withLock { $0 }
     }

@@ -2,10 +2,12 @@ import Spoor
 import Synchronization
 
 /// A stage: `parallelism` instances of one fused pipeline, each on a thread of its own.
+@usableFromInline
 class Stage: @unchecked Sendable {
-    let name: String
-    let parallelism: Int
+    @usableFromInline let name: String
+    @usableFromInline let parallelism: Int
 
+    @usableFromInline
     init(name: String, parallelism: Int) {
         self.name = name
         self.parallelism = parallelism
@@ -19,19 +21,31 @@ class Stage: @unchecked Sendable {
 }
 
 /// Where a stage's instances keep the heads of their fused chains.
-final class Heads<Element: Sendable>: @unchecked Sendable {
-    private var nodes: [Node<Element>?]
+@usableFromInline
+final class Heads<Element>: @unchecked Sendable {
+    private var chains: [Downstream<Element>?]
     private(set) var connectedTwice = false
 
-    init(count: Int) { nodes = Array(repeating: nil, count: count) }
+    @usableFromInline
+    init(count: Int) { chains = Array(repeating: nil, count: count) }
 
-    func set(_ index: Int, _ node: Node<Element>) {
-        if nodes[index] != nil { connectedTwice = true }
-        nodes[index] = node
+    @usableFromInline
+    func set(_ index: Int, _ chain: Downstream<Element>) {
+        if chains[index] != nil { connectedTwice = true }
+        chains[index] = chain
     }
 
-    subscript(index: Int) -> Node<Element>? { nodes[index] }
-    var complete: Bool { nodes.allSatisfy { $0 != nil } }
+    subscript(index: Int) -> Downstream<Element>? { chains[index] }
+    var complete: Bool { chains.allSatisfy { $0 != nil } }
+}
+
+/// Set by `Dataflow.stop()`.
+@usableFromInline
+final class StopFlag: Sendable {
+    @usableFromInline let flag = Atomic<Bool>(false)
+    init() {}
+    @inlinable var isSet: Bool { flag.load(ordering: .relaxed) }
+    func set() { flag.store(true, ordering: .relaxed) }
 }
 
 /// The handle a source body uses to emit records.
@@ -40,42 +54,58 @@ public final class SourceContext<Element: Sendable>: @unchecked Sendable {
     public let instance: Int
     /// How many instances the source has.
     public let parallelism: Int
-    let head: Node<Element>
-    let op: Operator
-    let tracing: Bool
-    let windowing: Windowing
-    let flow: Dataflow
-    private var window: UInt64 = 0
-    private var inWindow = 0
-    private let startNanos: UInt64
+    @usableFromInline let head: Downstream<Element>
+    @usableFromInline let op: Operator
+    @usableFromInline let tracing: Bool
+    @usableFromInline let windowing: Windowing
+    @usableFromInline let stopFlag: StopFlag
+    @usableFromInline var window: UInt64 = 0
+    @usableFromInline var inWindow = 0
+    @usableFromInline let windowSize: Int
+    @usableFromInline let windowNanos: UInt64
+    @usableFromInline let startNanos: UInt64
 
-    init(instance: Int, parallelism: Int, head: Node<Element>, op: Operator, tracing: Bool, windowing: Windowing, flow: Dataflow) {
+    init(instance: Int, parallelism: Int, head: Downstream<Element>, op: Operator, tracing: Bool, windowing: Windowing, flow: Dataflow) {
         self.instance = instance
         self.parallelism = parallelism
         self.head = head
         self.op = op
         self.tracing = tracing
         self.windowing = windowing
-        self.flow = flow
+        self.stopFlag = flow.stopFlag
+        switch windowing {
+        case .none:
+            windowSize = .max
+            windowNanos = 0
+        case .count(let size):
+            windowSize = max(size, 1)
+            windowNanos = 0
+        case .time(let milliseconds):
+            windowSize = .max
+            windowNanos = UInt64(max(milliseconds, 1)) * 1_000_000
+        }
         self.startNanos = SpoorClock.now()
     }
 
     /// Whether `Dataflow.stop()` was called: a streaming source should return.
-    public var isStopped: Bool { flow.stopRequested.load(ordering: .relaxed) }
+    @inlinable
+    public var isStopped: Bool { stopFlag.isSet }
 
     /// Emits a record: sampled at entry (key-hash sampling decides on `keyHash`), assigned to the
     /// current window, pushed through the stage's fused pipeline.
+    @inlinable
     public func emit(_ value: Element, keyHash: UInt64 = 0) {
-        if case .time(let milliseconds) = windowing {
-            let due = (SpoorClock.now() &- startNanos) / (UInt64(max(milliseconds, 1)) * 1_000_000)
+        if _slowPath(windowNanos != 0) {
+            let due = (SpoorClock.now() &- startNanos) / windowNanos
             while window < due { closeWindow() }
         }
-        head.emit(tracing ? Traced.enter(value, at: op, keyHash: keyHash) : Traced(untracked: value), window: window)
-        inWindow += 1
-        if case .count(let size) = windowing, inWindow >= size { closeWindow() }
+        head.emit(tracing ? Traced.enter(value, at: op, keyHash: keyHash) : Traced(untracked: value), window)
+        inWindow &+= 1
+        if _slowPath(inWindow >= windowSize) { closeWindow() }
     }
 
     /// Closes the current window now.
+    @inlinable
     public func closeWindow() {
         head.watermark(window)
         window += 1
@@ -88,11 +118,12 @@ public final class SourceContext<Element: Sendable>: @unchecked Sendable {
     }
 }
 
+@usableFromInline
 final class SourceStage<Element: Sendable>: Stage, @unchecked Sendable {
     let op: Operator
     let windowing: Windowing
     let body: @Sendable (SourceContext<Element>) -> Void
-    let heads: Heads<Element>
+    @usableFromInline let heads: Heads<Element>
 
     init(name: String, parallelism: Int, windowing: Windowing, body: @escaping @Sendable (SourceContext<Element>) -> Void) {
         self.op = Operator(name, callSite: "source:\(name)")
@@ -123,12 +154,14 @@ final class SourceStage<Element: Sendable>: Stage, @unchecked Sendable {
 
 /// A stage fed by a shuffle: one bounded input queue per instance, fed by every instance of the
 /// upstream stage(s). A window closes at an instance when every producer has passed it.
+@usableFromInline
 final class ChannelStage<Element: Sendable>: Stage, @unchecked Sendable {
-    let queues: [BoundedQueue<Message<Element>>]
-    let heads: Heads<Element>
-    let readOp: Operator
-    var producers = 0
+    @usableFromInline let queues: [BoundedQueue<Message<Element>>]
+    @usableFromInline let heads: Heads<Element>
+    @usableFromInline let readOp: Operator
+    @usableFromInline var producers = 0
 
+    @usableFromInline
     init(name: String, parallelism: Int, queueCapacity: Int) {
         queues = (0..<parallelism).map { _ in BoundedQueue(capacity: queueCapacity) }
         heads = Heads(count: parallelism)
@@ -146,7 +179,6 @@ final class ChannelStage<Element: Sendable>: Stage, @unchecked Sendable {
         guard let head = heads[index] else { return {} }
         let queue = queues[index]
         let producers = self.producers
-        let readOp = self.readOp
         return {
             Spoor.setPartition(UInt32(index))
             var passed: [UInt64: Int] = [:]
@@ -154,13 +186,7 @@ final class ChannelStage<Element: Sendable>: Stage, @unchecked Sendable {
             while ended < producers {
                 switch queue.pop() {
                 case .batch(let window, let records):
-                    for record in records {
-                        if _fastPath(!record.isTracked) {
-                            head.emit(record, window: window)
-                        } else {
-                            head.emit(record.poke(.bufferLeave, op: readOp).poke(.shuffleRead, op: readOp), window: window)
-                        }
-                    }
+                    head.emitBatch(window, records)
                 case .watermark(let window):
                     passed[window, default: 0] += 1
                     if passed[window] == producers {
