@@ -10,6 +10,11 @@ import SpoorLog
 // against the header. None of these functions may trap: every pointer is checked, every size
 // bounded, and arithmetic on caller values wraps.
 
+/// A C `size_t` argument: Swift imports it as `Int`, so a value of 2^63 or more arrives
+/// negative. Every size is compared as the unsigned value the caller passed.
+@inline(__always)
+func cSize(_ value: Int) -> UInt { UInt(bitPattern: value) }
+
 @inline(__always)
 private func cString(_ text: StaticString) -> UnsafePointer<CChar> {
     UnsafeRawPointer(text.utf8Start).assumingMemoryBound(to: CChar.self)
@@ -64,7 +69,7 @@ public func spoor_flush(_ timeoutMillis: UInt32) -> Int32 {
 private func copyString(_ text: String, into buffer: UnsafeMutablePointer<CChar>?, capacity: Int) -> Int32 {
     guard let buffer else { return fail(Status.invalidArgument, "buf is NULL") }
     let bytes = Array(text.utf8)
-    guard bytes.count < capacity else {
+    guard UInt(bytes.count) < cSize(capacity) else {
         return fail(Status.bufferTooSmall, "need \(bytes.count + 1) bytes, have \(capacity)")
     }
     for (index, byte) in bytes.enumerated() { buffer[index] = CChar(bitPattern: byte) }
@@ -122,11 +127,14 @@ public func spoor_register_operator(
     _ outOp: UnsafeMutablePointer<UInt32>?
 ) -> Int32 {
     guard let name, let outOp else { return fail(Status.invalidArgument, "name or out_op is NULL") }
-    guard nameLength > 0, nameLength <= Int(SPOOR_MAX_NAME_LEN) else {
+    guard cSize(nameLength) > 0, cSize(nameLength) <= UInt(SPOOR_MAX_NAME_LEN) else {
         return fail(Status.invalidArgument, "name_len \(nameLength) is not in [1, \(SPOOR_MAX_NAME_LEN)]")
     }
     guard callSite != nil || callSiteLength == 0 else {
-        return fail(Status.invalidArgument, "call_site is NULL with length \(callSiteLength)")
+        return fail(Status.invalidArgument, "call_site is NULL with length \(cSize(callSiteLength))")
+    }
+    guard cSize(callSiteLength) <= 1 << 20 else {
+        return fail(Status.invalidArgument, "call_site_len \(cSize(callSiteLength)) is not a string length")
     }
     let nameBytes = Array(UnsafeRawBufferPointer(start: name, count: nameLength))
     var siteBytes: [UInt8] = []
@@ -240,11 +248,11 @@ public func spoor__checkpoint_slow(
 ) -> Int32 {
     guard let outID else { return fail(Status.invalidArgument, "out_id is NULL") }
     outID.pointee = 0
+    guard cSize(parentCount) <= UInt(SPOOR_MAX_PARENTS) else {
+        return fail(Status.tooManyParents, "n_parents \(cSize(parentCount)) exceeds \(SPOOR_MAX_PARENTS)")
+    }
     guard let parents else { return fail(Status.invalidArgument, "parents is NULL") }
     guard parentCount > 0 else { return fail(Status.invalidArgument, "n_parents is 0") }
-    guard parentCount <= Int(SPOOR_MAX_PARENTS) else {
-        return fail(Status.tooManyParents, "n_parents \(parentCount) exceeds \(SPOOR_MAX_PARENTS)")
-    }
     var tracked = 0
     for index in 0..<parentCount where parents[index] != 0 { tracked += 1 }
     guard tracked > 0 else { return Status.ok }
@@ -349,6 +357,12 @@ public func spoor__fold_finish_slow(
     guard let fold, let outID else { return fail(Status.invalidArgument, "fold or out_id is NULL") }
     outID.pointee = 0
     guard Fold.valid(fold) else { return fail(Status.invalidArgument, "fold is not initialised (use SPOOR_FOLD_INIT)") }
+    // Invalid report details leave the fold intact, so the caller can correct them and retry.
+    guard (info?.pointee.fanout ?? 1) <= 65_536 else {
+        return fail(Status.invalidArgument, "fanout \(info?.pointee.fanout ?? 0) exceeds 65536")
+    }
+    let attachLength = RingProducer.attachmentLength(info?.pointee.attrs, count: info?.pointee.n_attrs ?? 0)
+    guard attachLength >= 0 else { return Int32(attachLength) }
     defer { Fold.reset(fold) }
     let count = Int(fold.pointee.count)
     guard count > 0 else { return Status.ok }
@@ -370,7 +384,7 @@ public func spoor_context_encode(_ id: UInt64, _ flags: UInt32, _ buffer: Unsafe
     guard ContextCodec.consistent(id: id, flags: flags) else {
         return fail(Status.invalidArgument, "flags must be <= 255 and carry SPOOR_CONTEXT_SAMPLED iff id != 0")
     }
-    guard capacity > ContextCodec.stringLength else {
+    guard cSize(capacity) > UInt(ContextCodec.stringLength) else {
         return fail(Status.bufferTooSmall, "need \(ContextCodec.stringLength + 1) bytes")
     }
     ContextCodec.encode(id: id, flags: flags, into: buffer)
@@ -396,7 +410,7 @@ public func spoor_context_encode_bytes(_ id: UInt64, _ flags: UInt32, _ buffer: 
     guard ContextCodec.consistent(id: id, flags: flags) else {
         return fail(Status.invalidArgument, "flags must be <= 255 and carry SPOOR_CONTEXT_SAMPLED iff id != 0")
     }
-    guard capacity >= ContextCodec.byteLength else { return fail(Status.bufferTooSmall, "need \(ContextCodec.byteLength) bytes") }
+    guard cSize(capacity) >= UInt(ContextCodec.byteLength) else { return fail(Status.bufferTooSmall, "need \(ContextCodec.byteLength) bytes") }
     buffer[0] = 0
     buffer[1] = UInt8(flags)
     for index in 0..<8 { buffer[2 + index] = UInt8(truncatingIfNeeded: id >> (56 - 8 * UInt64(index))) }

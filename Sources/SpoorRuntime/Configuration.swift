@@ -30,6 +30,12 @@ struct RuntimeConfiguration: Sendable {
     var segmentBytes: UInt64 = 64 << 20
     var seed: UInt64 = 0
     var sampling = SamplingStrategy.default
+    /// The environment variable each overridden field came from, to name it in errors.
+    var environmentSources: [String: String] = [:]
+
+    func fieldName(_ field: String) -> String {
+        environmentSources[field].map { "\($0) (\(field))" } ?? field
+    }
 
     static let maxPathLength = Int(SPOORINT_RUN_DIR_CAPACITY) - 64
 
@@ -85,14 +91,38 @@ struct RuntimeConfiguration: Sendable {
             guard let value = UInt64(text.trimmingSpaces) else { throw ConfigurationError("\(name)=\(text) is not a non-negative integer") }
             return value
         }
-        if let text = environment("SPOOR_SAMPLING") { sampling = try SamplingStrategy(parsing: text.trimmingSpaces) }
-        if let text = environment("SPOOR_DIR") { logRoot = text }
+        if let text = environment("SPOOR_SAMPLING") {
+            do {
+                sampling = try SamplingStrategy(parsing: text.trimmingSpaces)
+            } catch {
+                throw error.message.hasPrefix("SPOOR_SAMPLING") ? error : ConfigurationError("SPOOR_SAMPLING=\(text): \(error.message)")
+            }
+        }
+        if let text = environment("SPOOR_DIR") {
+            logRoot = text
+            environmentSources["log_dir"] = "SPOOR_DIR"
+        }
         if let text = environment("SPOOR_SHM_NAME") { sharedMemoryName = text }
-        if let value = try integer("SPOOR_RING_SLOTS") { ringSlots = Int(clamping: value) }
-        if let value = try integer("SPOOR_MAX_THREADS") { maxThreads = Int(clamping: value) }
-        if let value = try integer("SPOOR_FLUSH_MS") { flushIntervalMillis = Int(clamping: value) }
-        if let value = try integer("SPOOR_BLOCK_TIMEOUT_MS") { blockTimeoutMillis = Int(clamping: value) }
-        if let value = try integer("SPOOR_SEGMENT_BYTES") { segmentBytes = value }
+        if let value = try integer("SPOOR_RING_SLOTS") {
+            ringSlots = Int(clamping: value)
+            environmentSources["ring_slots"] = "SPOOR_RING_SLOTS"
+        }
+        if let value = try integer("SPOOR_MAX_THREADS") {
+            maxThreads = Int(clamping: value)
+            environmentSources["max_threads"] = "SPOOR_MAX_THREADS"
+        }
+        if let value = try integer("SPOOR_FLUSH_MS") {
+            flushIntervalMillis = Int(clamping: value)
+            environmentSources["flush_interval_ms"] = "SPOOR_FLUSH_MS"
+        }
+        if let value = try integer("SPOOR_BLOCK_TIMEOUT_MS") {
+            blockTimeoutMillis = Int(clamping: value)
+            environmentSources["block_timeout_ms"] = "SPOOR_BLOCK_TIMEOUT_MS"
+        }
+        if let value = try integer("SPOOR_SEGMENT_BYTES") {
+            segmentBytes = value
+            environmentSources["segment_bytes"] = "SPOOR_SEGMENT_BYTES"
+        }
         if let value = try integer("SPOOR_SEED") { seed = value }
         if let text = environment("SPOOR_FULL_POLICY") {
             switch text.trimmingSpaces {
@@ -112,20 +142,20 @@ struct RuntimeConfiguration: Sendable {
 
     private func validate() throws(ConfigurationError) {
         guard ringSlots >= 64, ringSlots <= 1 << 24, ringSlots & (ringSlots - 1) == 0 else {
-            throw ConfigurationError("ring_slots \(ringSlots) is not a power of two in [64, 2^24]")
+            throw ConfigurationError("\(fieldName("ring_slots")) = \(ringSlots) is not a power of two in [64, 2^24]")
         }
-        guard (1...4096).contains(maxThreads) else { throw ConfigurationError("max_threads \(maxThreads) is not in [1, 4096]") }
+        guard (1...4096).contains(maxThreads) else { throw ConfigurationError("\(fieldName("max_threads")) = \(maxThreads) is not in [1, 4096]") }
         guard (1...60_000).contains(flushIntervalMillis) else {
-            throw ConfigurationError("flush_interval_ms \(flushIntervalMillis) is not in [1, 60000]")
+            throw ConfigurationError("\(fieldName("flush_interval_ms")) = \(flushIntervalMillis) is not in [1, 60000]")
         }
         guard (1...60_000).contains(blockTimeoutMillis) else {
-            throw ConfigurationError("block_timeout_ms \(blockTimeoutMillis) is not in [1, 60000]")
+            throw ConfigurationError("\(fieldName("block_timeout_ms")) = \(blockTimeoutMillis) is not in [1, 60000]")
         }
         guard segmentBytes >= 64 << 10, segmentBytes <= 1 << 40 else {
-            throw ConfigurationError("segment_bytes \(segmentBytes) is not in [64 KiB, 2^40]")
+            throw ConfigurationError("\(fieldName("segment_bytes")) = \(segmentBytes) is not in [64 KiB, 2^40]")
         }
         guard !logRoot.isEmpty, logRoot.utf8.count <= Self.maxPathLength else {
-            throw ConfigurationError("log_dir must be 1 to \(Self.maxPathLength) bytes")
+            throw ConfigurationError("\(fieldName("log_dir")) must be 1 to \(Self.maxPathLength) bytes")
         }
         guard UInt64(maxThreads) * UInt64(ringSlots) * 64 <= 1 << 40 else {
             throw ConfigurationError("max_threads * ring_slots * 64 exceeds 1 TiB")

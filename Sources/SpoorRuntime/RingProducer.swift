@@ -159,18 +159,18 @@ enum RingProducer {
 
     /// The encoded attachment length of `attributes`, or a negative status.
     static func attachmentLength(_ attributes: UnsafePointer<spoor_attr>?, count: Int) -> Int {
-        guard count > 0 else { return 0 }
-        guard let attributes else { return Int(fail(Status.invalidArgument, "attrs is NULL but n_attrs is \(count)")) }
-        guard count <= Int(SPOOR_MAX_ATTACHMENT) / 4 else {
-            return Int(fail(Status.attachmentTooLarge, "\(count) attributes cannot fit in \(SPOOR_MAX_ATTACHMENT) bytes"))
+        guard count != 0 else { return 0 }
+        guard let attributes else { return Int(fail(Status.invalidArgument, "attrs is NULL but n_attrs is \(cSize(count))")) }
+        guard cSize(count) <= UInt(SPOOR_MAX_ATTACHMENT) / 4 else {
+            return Int(fail(Status.attachmentTooLarge, "\(cSize(count)) attributes cannot fit in \(SPOOR_MAX_ATTACHMENT) bytes"))
         }
         var total = 0
         for index in 0..<count {
             let attribute = attributes + index
             let keyLength = attribute.pointee.key_len
             let valueLength = attribute.pointee.value_len
-            if _slowPath(attribute.pointee.key == nil || keyLength == 0 || keyLength > 255
-                || (attribute.pointee.value == nil && valueLength != 0) || valueLength > Int(SPOOR_MAX_ATTACHMENT)) {
+            if _slowPath(attribute.pointee.key == nil || keyLength == 0 || cSize(keyLength) > 255
+                || (attribute.pointee.value == nil && valueLength != 0) || cSize(valueLength) > UInt(SPOOR_MAX_ATTACHMENT)) {
                 return attributeProblem(attribute.pointee, index: index)
             }
             total &+= 3 &+ keyLength &+ valueLength
@@ -187,13 +187,13 @@ enum RingProducer {
         if attribute.key == nil || attribute.key_len == 0 {
             return Int(fail(Status.invalidArgument, "attrs[\(index)] has an empty or NULL key"))
         }
-        if attribute.key_len > 255 {
-            return Int(fail(Status.attachmentTooLarge, "attrs[\(index)] key is \(attribute.key_len) bytes (max 255)"))
+        if cSize(attribute.key_len) > 255 {
+            return Int(fail(Status.attachmentTooLarge, "attrs[\(index)] key is \(cSize(attribute.key_len)) bytes (max 255)"))
         }
         if attribute.value == nil && attribute.value_len != 0 {
-            return Int(fail(Status.invalidArgument, "attrs[\(index)] value is NULL with length \(attribute.value_len)"))
+            return Int(fail(Status.invalidArgument, "attrs[\(index)] value is NULL with length \(cSize(attribute.value_len))"))
         }
-        return Int(fail(Status.attachmentTooLarge, "attrs[\(index)] value is \(attribute.value_len) bytes"))
+        return Int(fail(Status.attachmentTooLarge, "attrs[\(index)] value is \(cSize(attribute.value_len)) bytes"))
     }
 
     /// Copies bytes into the extension area that starts after the header slot at `head`,
