@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "SpoorLineage", targets: ["SpoorLineage"]),
         // Installed as `spoor` by scripts/setup (a product may not share the library's name).
         .executable(name: "spoor-cli", targets: ["SpoorCLI"]),
+        .executable(name: "WordCount", targets: ["WordCount"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -45,6 +46,7 @@ let package = Package(
         .target(name: "Spoor", dependencies: ["CSpoor", "SpoorRuntime"]),
         .target(name: "SpoorDataflow", dependencies: ["Spoor"]),
         .target(name: "SpoorLineage", dependencies: ["SpoorLog"]),
+        .executableTarget(name: "WordCount", dependencies: ["Spoor", "SpoorDataflow"], path: "examples/swift/WordCount"),
         .executableTarget(name: "SpoorFigure4", dependencies: ["Spoor", "SpoorDataflow"], path: "bench/figure4"),
         .executableTarget(name: "SpoorTestChild", dependencies: ["SpoorRuntime", "CSpoor"], path: "Tests/SpoorTestChild"),
         .testTarget(name: "SpoorDataflowTests", dependencies: ["Spoor", "SpoorDataflow", "SpoorLineage", "SpoorLog"]),

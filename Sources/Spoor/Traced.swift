@@ -151,6 +151,23 @@ extension Traced {
         return Traced<Output>(value: output, id: derived.id, lineage: derived.lineage(0))
     }
 
+    /// lift(f: T -> U) for a keyed output: as `map`, and the report carries `keyOf(output)` as
+    /// the output's key hash (computed only for traced records).
+    @inlinable
+    public func map<Output>(
+        _ op: Operator? = nil, keyOf: (Output) -> UInt64,
+        fileID: StaticString = #fileID, line: UInt = #line, _ transform: (Value) throws -> Output
+    ) rethrows -> Traced<Output> {
+        if _fastPath(id.rawValue == 0) { return Traced<Output>(untracked: try transform(value)) }
+        let start = SpoorClock.now()
+        let output = try transform(value)
+        let end = SpoorClock.now()
+        let derived = Reporter.derive(
+            from: id, lineage, op: op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "map"), fanout: 1,
+            key: keyOf(output), start: start, end: end, attachment: [:])
+        return Traced<Output>(value: output, id: derived.id, lineage: derived.lineage(0))
+    }
+
     /// lift(f: T -> U^m): applies `transform` and reports its m outputs in one report (their ids
     /// are consecutive).
     @inlinable

@@ -92,7 +92,20 @@ public struct DataStream<Element: Sendable>: Sendable {
     public func keyBy<Key: Hashable & Sendable, Value: Sendable>(
         _ name: String, _ keyed: @escaping @Sendable (Element) throws -> KeyValue<Key, Value>
     ) -> KeyedStream<Key, Value> {
-        KeyedStream(stream: map(name, keyed))
+        let op = Operator(name, callSite: "keyBy:\(name)")
+        let counters = flow.counters
+        return KeyedStream(stream: extend { next in
+            Downstream(
+                emit: { record, window in
+                    do {
+                        next.emit(try record.map(op, keyOf: { reportKeyHash($0.key) }, keyed), window)
+                    } catch {
+                        counters.udfErrors.add(1, ordering: .relaxed)
+                        _ = record.poke(.error, op: op)
+                    }
+                },
+                watermark: next.watermark, finish: next.finish)
+        })
     }
 
     /// Shuffles the records round-robin onto a new stage of `parallelism` instances.

@@ -52,6 +52,8 @@ extension SwiftAPITests {
                     let node = try #require(graph.records[output.id.rawValue])
                     #expect(node.isFold && !node.parents.isEmpty)
                     #expect(node.keyHash == output.value.key.traceKeyHash)
+                    // The keyed records it folds carry the same key hash (heavy-key analysis reads them).
+                    #expect(node.parents.allSatisfy { graph.records[$0]?.keyHash == output.value.key.traceKeyHash })
                 }
             }
         }

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds and runs the traced streaming word count (Swift, SpoorDataflow), then shows its trace.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+./scripts/build >/dev/null
+swift build -c release --product WordCount >/dev/null
+logs=$(mktemp -d /tmp/spoor-swift-example-XXXXXX)
+output=$(.build/release/WordCount "$logs")
+echo "$output"
+run=$(echo "$output" | sed -n 's/^run directory: //p')
+echo
+echo "== spoor dump $run (first 5 reports)"
+build/bin/spoor dump "$run" | head -n 5
+echo
+echo "== spoor stats $run"
+build/bin/spoor stats "$run"
