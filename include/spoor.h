@@ -367,7 +367,7 @@ static inline uint64_t spoor__mix64(uint64_t x) {
 typedef struct spoor_attr {
     const char *SPOOR_NULLABLE key;      /**< 1..255 bytes */
     size_t key_len;
-    const void *SPOOR_NULLABLE value;    /**< 0..1021 bytes; NULL only with value_len 0 */
+    const void *SPOOR_NULLABLE value;    /**< 0..1020 bytes; NULL only with value_len 0 */
     size_t value_len;
 } spoor_attr;
 

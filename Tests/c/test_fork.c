@@ -45,8 +45,8 @@ static void reap_child(pid_t child, int fd) {
     int status = -1;
     CHECK_EQ(waitpid(child, &status, 0), child);
     if (!CHECK(got == (ssize_t)sizeof counts)) fprintf(stderr, "    child sent no results (status %d)\n", status);
-    check_passed += counts[0];
-    check_failed += counts[1];
+    __atomic_fetch_add(&check_passed, counts[0], __ATOMIC_RELAXED);
+    __atomic_fetch_add(&check_failed, counts[1], __ATOMIC_RELAXED);
     if (!CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
         fprintf(stderr, "    child status: %s %d\n", WIFSIGNALED(status) ? "signal" : "exit",
                 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));

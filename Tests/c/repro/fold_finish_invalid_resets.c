@@ -31,9 +31,9 @@ int main(void) {
     spoor_fold_add(&fold, b);
     spoor_report_info info = {.fanout = 70000};
     int rc = spoor_fold_finish(&fold, &info, &id);
-    printf("rc %d (expected %d), fold.count %llu (expected 2)\n", rc, SPOOR_E_INVALID_ARGUMENT,
-           (unsigned long long)fold.count);
+    unsigned long long kept = fold.count;
+    printf("rc %d (expected %d), fold.count %llu (expected 2)\n", rc, SPOOR_E_INVALID_ARGUMENT, kept);
     spoor_fold_discard(&fold);
     spoor_shutdown();
-    return rc == SPOOR_E_INVALID_ARGUMENT && fold.count == 2 ? 0 : 1;
+    return rc == SPOOR_E_INVALID_ARGUMENT && kept == 2 ? 0 : 1;
 }
