@@ -41,10 +41,68 @@ public struct TimedEvent: Sendable, Hashable {
     public var nanos: UInt64
 }
 
+/// The lineage a piggybacked record carries: the node that produced it, which of the node's
+/// outputs it is, and the events it saw since. A node is itself the lineage of its first output
+/// (no extra object for the common one-output case); other outputs, and records that saw events,
+/// carry a small view.
+public class PiggybackLineage: @unchecked Sendable {
+    /// The node that produced the record.
+    public var head: LineageNode { preconditionFailure("abstract") }
+    /// Which output of the head the record is.
+    public var output: UInt32 { 0 }
+    /// Events on the record since it was produced.
+    public var events: [TimedEvent] { [] }
+
+    init() {}
+
+    /// The edge from this record into the node that consumes it.
+    var edge: LineageEdge { LineageEdge(node: head, output: output, events: events) }
+
+    /// Nodes in the graph (each once).
+    public var nodeCount: Int {
+        var seen = Set<ObjectIdentifier>()
+        var stack = [head]
+        while let node = stack.popLast() {
+            guard seen.insert(ObjectIdentifier(node)).inserted else { continue }
+            node.forEachInput { stack.append($0.node) }
+        }
+        return seen.count
+    }
+
+    /// Reports the whole graph through the core, each node once even when graphs share nodes or
+    /// several threads report at once, parents before children, and returns the record's id.
+    /// The log then holds the same reports direct reporting would have written.
+    func report() -> UInt64 {
+        let node = head
+        let first = LineageNode.report(node)
+        guard first != 0 else { return 0 }
+        let id = first &+ UInt64(output)
+        for timed in events { _ = spoor_poke(id, node.op, timed.event.code, timed.nanos) }
+        return id
+    }
+}
+
+/// Output `output` of a node, or a record that saw events since it was produced.
+final class LineageView: PiggybackLineage, @unchecked Sendable {
+    let node: LineageNode
+    let index: UInt32
+    let seen: [TimedEvent]
+
+    init(node: LineageNode, output: UInt32, events: [TimedEvent]) {
+        self.node = node
+        self.index = output
+        self.seen = events
+    }
+
+    override var head: LineageNode { node }
+    override var output: UInt32 { index }
+    override var events: [TimedEvent] { seen }
+}
+
 /// One UDF application in a piggybacked lineage graph: an immutable node whose inputs are edges
 /// to the nodes that produced its parents. Edges carry the events the parent record saw on its
 /// way (shuffle, queues), so metrics sit on edges; the node carries the UDF's own timing.
-public final class LineageNode: Sendable {
+public final class LineageNode: PiggybackLineage, @unchecked Sendable {
     /// Entry (a root, already reported with its id at entry) or a UDF application.
     public enum Kind: Sendable { case entry, udf }
 
@@ -62,10 +120,23 @@ public final class LineageNode: Sendable {
     public let isFold: Bool
     /// Metadata of the application.
     public let attachment: Attachment
-    /// The edges to the parents' producers.
-    public let inputs: [LineageEdge]
-    /// 0: not reported; 1: being reported; otherwise the first id of its outputs.
+    /// The first input, kept inline (most nodes have one).
+    let firstInput: LineageEdge?
+    /// The other inputs.
+    let otherInputs: [LineageEdge]
+    /// 0: not reported; 1: being reported; 2: reported but refused; otherwise the first id.
     let reported: Atomic<UInt64>
+
+    /// The edges to the parents' producers.
+    public var inputs: [LineageEdge] { (firstInput.map { [$0] } ?? []) + otherInputs }
+
+    override public var head: LineageNode { self }
+
+    @inline(__always)
+    func forEachInput(_ body: (LineageEdge) -> Void) {
+        if let firstInput { body(firstInput) }
+        for edge in otherInputs { body(edge) }
+    }
 
     init(entry id: UInt64, op: UInt32, keyHash: UInt64, at nanos: UInt64) {
         kind = .entry
@@ -76,8 +147,23 @@ public final class LineageNode: Sendable {
         endNanos = nanos
         isFold = false
         attachment = [:]
-        inputs = []
+        firstInput = nil
+        otherInputs = []
         reported = Atomic(id)
+    }
+
+    init(op: UInt32, fanout: UInt32, keyHash: UInt64, start: UInt64, end: UInt64, fold: Bool, attachment: Attachment, input: LineageEdge) {
+        kind = .udf
+        self.op = op
+        self.fanout = fanout
+        self.keyHash = keyHash
+        startNanos = start
+        endNanos = end
+        isFold = fold
+        self.attachment = attachment
+        firstInput = input
+        otherInputs = []
+        reported = Atomic(0)
     }
 
     init(op: UInt32, fanout: UInt32, keyHash: UInt64, start: UInt64, end: UInt64, fold: Bool, attachment: Attachment, inputs: [LineageEdge]) {
@@ -89,8 +175,53 @@ public final class LineageNode: Sendable {
         endNanos = end
         isFold = fold
         self.attachment = attachment
-        self.inputs = inputs
+        firstInput = inputs.first
+        otherInputs = Array(inputs.dropFirst())
         reported = Atomic(0)
+    }
+
+    /// Reports `node` (its inputs first) once; returns its first output id, or 0.
+    static func report(_ node: LineageNode) -> UInt64 {
+        while true {
+            let state = node.reported.load(ordering: .acquiring)
+            if state == 2 { return 0 }  // reported, but the core refused (not running)
+            if state > 2 { return state }
+            if state == 1 { continue }  // another thread is reporting it: wait for its id
+            if node.reported.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged { break }
+        }
+        let count = (node.firstInput == nil ? 0 : 1) + node.otherInputs.count
+        var id: UInt64 = 0
+        withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max(count, 1)) { parents in
+            var index = 0
+            node.forEachInput { edge in
+                let first = report(edge.node)
+                let parent = first == 0 ? 0 : first &+ UInt64(edge.output)
+                for timed in edge.events where parent != 0 { _ = spoor_poke(parent, edge.node.op, timed.event.code, timed.nanos) }
+                parents[index] = parent
+                index += 1
+            }
+            node.attachment.withAttributes { attributes, attributeCount in
+                var info = spoor_report_info()
+                info.op = node.op
+                info.fanout = node.fanout
+                info.key_hash = node.keyHash
+                info.start_ns = node.startNanos
+                info.end_ns = node.endNanos
+                info.attrs = attributes
+                info.n_attrs = attributeCount
+                guard let base = parents.baseAddress, count > 0 else { return }
+                if node.isFold {
+                    var fold = spoor_fold()
+                    for parent in parents.prefix(count) { _ = spoor_fold_add(&fold, parent) }
+                    _ = spoor_fold_finish(&fold, &info, &id)
+                } else {
+                    _ = spoor_checkpoint(base, count, &info, &id)
+                }
+            }
+        }
+        // Ids have a non-zero 48-bit block prefix, so 0, 1 and 2 are free to mark states.
+        node.reported.store(id > 2 ? id : 2, ordering: .releasing)
+        return id > 2 ? id : 0
     }
 }
 
@@ -102,86 +233,4 @@ public struct LineageEdge: Sendable {
     public let output: UInt32
     /// Events on the record between its production and its consumption.
     public let events: [TimedEvent]
-}
-
-/// The lineage a piggybacked record carries: the head of its graph and the events it saw since.
-public final class PiggybackLineage: Sendable {
-    /// The node that produced the record.
-    public let head: LineageNode
-    /// Which output of the head the record is.
-    public let output: UInt32
-    /// Events on the record since it was produced.
-    public let events: [TimedEvent]
-
-    init(head: LineageNode, output: UInt32, events: [TimedEvent]) {
-        self.head = head
-        self.output = output
-        self.events = events
-    }
-
-    /// The edge from this record into the node that consumes it.
-    var edge: LineageEdge { LineageEdge(node: head, output: output, events: events) }
-
-    /// Nodes in the graph (each once).
-    public var nodeCount: Int {
-        var seen = Set<ObjectIdentifier>()
-        var stack = [head]
-        while let node = stack.popLast() {
-            guard seen.insert(ObjectIdentifier(node)).inserted else { continue }
-            stack += node.inputs.map(\.node)
-        }
-        return seen.count
-    }
-
-    /// Reports the whole graph through the core, each node once even when graphs share nodes or
-    /// several threads report at once, parents before children, and returns the record's id.
-    /// The log then holds the same reports direct reporting would have written.
-    func report() -> UInt64 {
-        let first = Self.report(head)
-        guard first != 0 else { return 0 }
-        let id = first &+ UInt64(output)
-        for timed in events { _ = spoor_poke(id, head.op, timed.event.code, timed.nanos) }
-        return id
-    }
-
-    static func report(_ node: LineageNode) -> UInt64 {
-        while true {
-            let state = node.reported.load(ordering: .acquiring)
-            if state == 2 { return 0 }  // reported, but the core refused (not running)
-            if state > 2 { return state }
-            if state == 1 { continue }  // another thread is reporting it: wait for its id
-            if node.reported.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged { break }
-        }
-        var parents: [UInt64] = []
-        parents.reserveCapacity(node.inputs.count)
-        for edge in node.inputs {
-            let first = report(edge.node)
-            let id = first == 0 ? 0 : first &+ UInt64(edge.output)
-            for timed in edge.events where id != 0 { _ = spoor_poke(id, edge.node.op, timed.event.code, timed.nanos) }
-            parents.append(id)
-        }
-        var id: UInt64 = 0
-        parents.withUnsafeBufferPointer { buffer in
-            node.attachment.withAttributes { attributes, count in
-                var info = spoor_report_info()
-                info.op = node.op
-                info.fanout = node.fanout
-                info.key_hash = node.keyHash
-                info.start_ns = node.startNanos
-                info.end_ns = node.endNanos
-                info.attrs = attributes
-                info.n_attrs = count
-                if node.isFold {
-                    var fold = spoor_fold()
-                    for parent in buffer { _ = spoor_fold_add(&fold, parent) }
-                    _ = spoor_fold_finish(&fold, &info, &id)
-                } else if let base = buffer.baseAddress {
-                    _ = spoor_checkpoint(base, buffer.count, &info, &id)
-                }
-            }
-        }
-        // Ids have a non-zero 48-bit block prefix, so 0, 1 and 2 are free to mark states.
-        node.reported.store(id > 1 ? id : 2, ordering: .releasing)
-        return id > 1 ? id : 0
-    }
 }

@@ -15,14 +15,15 @@ enum Reporter {
 
         @usableFromInline
         func lineage(_ output: UInt32) -> PiggybackLineage? {
-            node.map { PiggybackLineage(head: $0, output: output, events: []) }
+            guard let node else { return nil }
+            return output == 0 ? node : LineageView(node: node, output: output, events: [])
         }
     }
 
     @usableFromInline
     static func entryLineage(id: UInt64, op: UInt32, keyHash: UInt64) -> PiggybackLineage? {
         guard Spoor.mode == .piggyback else { return nil }
-        return PiggybackLineage(head: LineageNode(entry: id, op: op, keyHash: keyHash, at: SpoorClock.now()), output: 0, events: [])
+        return LineageNode(entry: id, op: op, keyHash: keyHash, at: SpoorClock.now())
     }
 
     /// One traced parent.
@@ -34,7 +35,7 @@ enum Reporter {
         if let lineage {
             let node = LineageNode(
                 op: op, fanout: fanout, keyHash: key, start: start, end: end, fold: false, attachment: attachment,
-                inputs: [lineage.edge])
+                input: lineage.edge)
             return Derived(id: parent, node: node)
         }
         var out: UInt64 = 0
@@ -119,7 +120,7 @@ enum Reporter {
             if final != 0 { _ = spoor_poke(final, op, event.code, nanos) }
             return nil
         }
-        return PiggybackLineage(head: lineage.head, output: lineage.output, events: lineage.events + [TimedEvent(event: event, nanos: nanos)])
+        return LineageView(node: lineage.head, output: lineage.output, events: lineage.events + [TimedEvent(event: event, nanos: nanos)])
     }
 
     /// The record leaves the topology.
