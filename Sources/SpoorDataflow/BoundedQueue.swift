@@ -89,3 +89,30 @@ final class WorkerThread: @unchecked Sendable {
         pthread_join(thread, nil)
     }
 }
+
+/// A lock around shared state of the engine (window bookkeeping, collected records, the current
+/// partitioner). A pthread mutex rather than `Synchronization.Mutex`: ThreadSanitizer intercepts
+/// pthread locks, so the engine's threads can be checked under it.
+public final class Locked<State>: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private var state: State
+
+    /// A lock around `state`.
+    public init(_ state: State) {
+        self.state = state
+        mutex.initialize(to: pthread_mutex_t())
+        pthread_mutex_init(mutex, nil)
+    }
+
+    deinit {
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+    }
+
+    /// Runs `body` with the state, under the lock.
+    public func withLock<R>(_ body: (inout State) throws -> R) rethrows -> R {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return try body(&state)
+    }
+}

@@ -161,8 +161,8 @@ public struct DataStream<Element: Sendable>: Sendable {
 }
 
 /// Records a sink collected, with their windows.
-public final class CollectedRecords<Element: Sendable>: Sendable {
-    private let storage = Mutex<[(window: UInt64, record: Traced<Element>)]>([])
+public final class CollectedRecords<Element: Sendable>: @unchecked Sendable {
+    private let storage = Locked<[(window: UInt64, record: Traced<Element>)]>([])
 
     /// An empty collection.
     public init() {}

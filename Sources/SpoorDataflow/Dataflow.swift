@@ -38,7 +38,7 @@ public final class Dataflow: @unchecked Sendable {
     @usableFromInline var stages: [Stage] = []
     @usableFromInline let counters = FlowCounters()
     let stopFlag = StopFlag()
-    private let running = Mutex<Bool>(false)
+    private let running = Locked<Bool>(false)
 
     /// An empty plan.
     public init(_ configuration: DataflowConfiguration = DataflowConfiguration()) {

@@ -322,10 +322,10 @@ enum Side<Key: Hashable & Sendable, Left: Sendable, Right: Sendable>: Sendable {
 
 /// Counts sink instances through each window and calls back once every instance passed it.
 @usableFromInline
-final class SinkCoordinator: Sendable {
+final class SinkCoordinator: @unchecked Sendable {
     let instances: Int
     let onWindow: (@Sendable (UInt64) -> Void)?
-    private let passed = Mutex<[UInt64: Int]>([:])
+    private let passed = Locked<[UInt64: Int]>([:])
 
     @usableFromInline
     init(instances: Int, onWindow: (@Sendable (UInt64) -> Void)?) {

@@ -46,13 +46,13 @@ public struct AssignedKeyPartitioner: Partitioner {
 
 /// A partitioner that can be replaced while the dataflow runs. Writers check its version once
 /// per window and switch at a window boundary, so every window's keys are grouped consistently.
-public final class PartitionerHandle: Sendable {
-    private let current: Mutex<(version: UInt64, partitioner: any Partitioner)>
+public final class PartitionerHandle: @unchecked Sendable {
+    private let current: Locked<(version: UInt64, partitioner: any Partitioner)>
     private let versionWord = Atomic<UInt64>(0)
 
     /// A handle starting with `partitioner`.
     public init(_ partitioner: any Partitioner = HashPartitioner()) {
-        current = Mutex((0, partitioner))
+        current = Locked((0, partitioner))
     }
 
     /// Replaces the partitioner; takes effect at each writer's next window.

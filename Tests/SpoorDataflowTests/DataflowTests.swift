@@ -77,7 +77,7 @@ extension SwiftAPITests {
         configuration.parallelism = 2
         let streaming = Dataflow(configuration)
         let emitted = Atomic<Int>(0)
-        let closed = Mutex<[UInt64]>([])
+        let closed = Locked<[UInt64]>([])
         streaming.source("endless", windowing: .time(milliseconds: 5)) { (context: SourceContext<String>) in
             var index = 0
             while !context.isStopped {
@@ -145,7 +145,7 @@ extension SwiftAPITests {
         configuration.batchSize = 32
         let flow = Dataflow(configuration)
         let replaced = Atomic<Bool>(false)
-        let perWindow = Mutex<[UInt64: [String: Int]]>([:])
+        let perWindow = Locked<[UInt64: [String: Int]]>([:])
         flow.source("sentences", text, windowing: .count(500))
             .flatMap("split") { $0.split(separator: " ").map(String.init) }
             .keyBy("pair") { KeyValue($0, 1) }

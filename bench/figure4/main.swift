@@ -124,7 +124,7 @@ func engineRun(_ text: [String], mode: Mode, logDirectory: String) throws -> (se
     flowConfiguration.parallelism = 2
     flowConfiguration.tracing = mode.tracing != nil
     let flow = Dataflow(flowConfiguration)
-    let closes = Mutex<[UInt64]>([])
+    let closes = Locked<[UInt64]>([])
     let results = Atomic<Int>(0)
     // Two source instances, each cutting its half of the sentences into windows of 10,000: the
     // dataflow's windows are 20,000 sentences.

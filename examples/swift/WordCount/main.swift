@@ -12,7 +12,6 @@ import Glibc
 #endif
 import Spoor
 import SpoorDataflow
-import Synchronization
 
 let logDirectory = CommandLine.arguments.dropFirst().first ?? "spoor-traces"
 
@@ -48,7 +47,7 @@ var flowConfiguration = DataflowConfiguration()
 flowConfiguration.parallelism = 2
 flowConfiguration.tracing = true
 let flow = Dataflow(flowConfiguration)
-let topWords = Mutex<[UInt64: [(String, Int)]]>([:])
+let topWords = Locked<[UInt64: [(String, Int)]]>([:])
 flow.source("sentences", sentences, windowing: .count(2_000)) { $0.traceKeyHash }
     .flatMap("split") { $0.split(separator: " ").map(String.init) }
     .keyBy("pair") { KeyValue($0, 1) }
