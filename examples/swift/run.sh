@@ -9,8 +9,9 @@ output=$(.build/release/WordCount "$logs")
 echo "$output"
 run=$(echo "$output" | sed -n 's/^run directory: //p')
 echo
-echo "== spoor dump $run (first 5 reports)"
-build/bin/spoor dump "$run" | head -n 5
+echo "== spoor dump $run (first 5 reports; all of them in $logs/dump.jsonl)"
+build/bin/spoor dump "$run" > "$logs/dump.jsonl"
+head -n 5 "$logs/dump.jsonl"
 echo
 echo "== spoor stats $run"
 build/bin/spoor stats "$run"
