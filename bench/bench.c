@@ -318,6 +318,10 @@ static void drain_bench(const char *dir, int threads, uint32_t sink) {
         spoor_register_operator("map", 3, "bench.c", 7, &op_map);
         char run[4096];
         spoor_run_dir(run, sizeof run);
+        /* Start every round with no dirty pages from earlier rounds, so that the kernel's
+         * writeback throttling of this benchmark's own backlog does not leak into the next
+         * round (untimed). */
+        sync();
         spoor_flush(0);
         pthread_barrier_t barrier;
         pthread_barrier_init(&barrier, NULL, (unsigned)threads + 1);

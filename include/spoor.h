@@ -609,6 +609,15 @@ static inline int spoor_fold_finish(spoor_fold *SPOOR_NULLABLE fold,
  *  NULL is ignored. */
 void spoor_fold_discard(spoor_fold *SPOOR_NULLABLE fold);
 
+/**
+ * Report an aggregate whose contributing record ids the caller accumulated itself (a language
+ * binding's own array, a combiner's partial): as spoor_checkpoint, but the report is flagged as a
+ * fold like spoor_fold_finish's. Zeros are left out; if every id is 0, *out_id = 0 and SPOOR_OK.
+ * `parents` is read during the call only. Returns and errors as spoor_checkpoint. Thread-safe.
+ */
+int spoor_fold_report(const uint64_t *SPOOR_NULLABLE parents, size_t n_parents,
+                      const spoor_report_info *SPOOR_NULLABLE info, uint64_t *SPOOR_NULLABLE out_id);
+
 /* ============================================================================================
  * Context propagation across processes and languages
  * ========================================================================================== */

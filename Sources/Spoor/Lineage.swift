@@ -211,9 +211,7 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
                 info.n_attrs = attributeCount
                 guard let base = parents.baseAddress, count > 0 else { return }
                 if node.isFold {
-                    var fold = spoor_fold()
-                    for parent in parents.prefix(count) { _ = spoor_fold_add(&fold, parent) }
-                    _ = spoor_fold_finish(&fold, &info, &id)
+                    _ = spoor_fold_report(base, count, &info, &id)
                 } else {
                     _ = spoor_checkpoint(base, count, &info, &id)
                 }

@@ -95,9 +95,9 @@ enum Reporter {
         info.end_ns = end
         var out: UInt64 = 0
         if fold {
-            var accumulator = spoor_fold()
-            for id in ids { _ = spoor_fold_add(&accumulator, id) }
-            _ = spoor_fold_finish(&accumulator, &info, &out)
+            ids.withUnsafeBufferPointer { buffer in
+                if let base = buffer.baseAddress { _ = spoor_fold_report(base, buffer.count, &info, &out) }
+            }
         } else {
             ids.withUnsafeBufferPointer { buffer in
                 if let base = buffer.baseAddress { _ = spoor_checkpoint(base, buffer.count, &info, &out) }

@@ -216,6 +216,7 @@ public func spoor__checkpoint1_slow(
 }
 
 /// The shared body of spoor_checkpoint and spoor_fold_finish.
+@inline(__always)
 private func checkpointMany(
     _ thread: UnsafeMutablePointer<spoor__thread>, parents: UnsafePointer<UInt64>, count: Int, tracked: Int,
     flags: UInt8, info: UnsafePointer<spoor_report_info>?, outID: UnsafeMutablePointer<UInt64>
@@ -368,6 +369,26 @@ public func spoor__fold_finish_slow(
     guard count > 0 else { return Status.ok }
     let flags = UInt8(SPOORINT_FLAG_FOLD) | (fold.pointee.truncated > 0 ? UInt8(SPOORINT_FLAG_TRUNCATED) : 0)
     return checkpointMany(thread, parents: Fold.ids(fold), count: count, tracked: count, flags: flags, info: info, outID: outID)
+}
+
+@c @implementation
+public func spoor_fold_report(
+    _ parents: UnsafePointer<UInt64>?, _ parentCount: Int, _ info: UnsafePointer<spoor_report_info>?,
+    _ outID: UnsafeMutablePointer<UInt64>?
+) -> Int32 {
+    guard let outID else { return fail(Status.invalidArgument, "out_id is NULL") }
+    outID.pointee = 0
+    guard cSize(parentCount) <= UInt(SPOOR_MAX_PARENTS) else {
+        return fail(Status.tooManyParents, "n_parents \(cSize(parentCount)) exceeds \(SPOOR_MAX_PARENTS)")
+    }
+    guard let parents else { return fail(Status.invalidArgument, "parents is NULL") }
+    guard parentCount > 0 else { return fail(Status.invalidArgument, "n_parents is 0") }
+    var tracked = 0
+    for index in 0..<parentCount where parents[index] != 0 { tracked += 1 }
+    guard tracked > 0 else { return Status.ok }
+    return checkpointMany(
+        spoorint_thread_state(), parents: parents, count: parentCount, tracked: tracked,
+        flags: UInt8(SPOORINT_FLAG_FOLD), info: info, outID: outID)
 }
 
 @c @implementation

@@ -158,6 +158,7 @@ enum RingProducer {
     }
 
     /// The encoded attachment length of `attributes`, or a negative status.
+    @inline(__always)
     static func attachmentLength(_ attributes: UnsafePointer<spoor_attr>?, count: Int) -> Int {
         guard count != 0 else { return 0 }
         guard let attributes else { return Int(fail(Status.invalidArgument, "attrs is NULL but n_attrs is \(cSize(count))")) }
@@ -174,11 +175,14 @@ enum RingProducer {
                 return attributeProblem(attribute.pointee, index: index)
             }
             total &+= 3 &+ keyLength &+ valueLength
-            guard total <= Int(SPOOR_MAX_ATTACHMENT) else {
-                return Int(fail(Status.attachmentTooLarge, "attachment exceeds \(SPOOR_MAX_ATTACHMENT) bytes"))
-            }
+            if _slowPath(total > Int(SPOOR_MAX_ATTACHMENT)) { return attachmentTooLarge() }
         }
         return total
+    }
+
+    @inline(never)
+    static func attachmentTooLarge() -> Int {
+        Int(fail(Status.attachmentTooLarge, "attachment exceeds \(SPOOR_MAX_ATTACHMENT) bytes"))
     }
 
     /// The status (negative) and detail of an invalid attribute.
@@ -214,21 +218,32 @@ enum RingProducer {
         }
     }
 
-    /// Copies a few bytes without a library call (attachment keys and values are small).
+    /// Copies a few bytes without a library call (attachment keys and values are small):
+    /// 8-byte moves with an overlapping last one, 4-byte moves below 8 bytes.
     @inline(__always)
     static func copySmall(_ target: UnsafeMutableRawPointer, _ source: UnsafeRawPointer, _ count: Int) {
-        if count > 32 {
+        if count > 64 {
             target.copyMemory(from: source, byteCount: count)
-            return
-        }
-        var index = 0
-        while index &+ 8 <= count {
-            target.storeBytes(of: source.loadUnaligned(fromByteOffset: index, as: UInt64.self), toByteOffset: index, as: UInt64.self)
-            index &+= 8
-        }
-        while index < count {
-            target.storeBytes(of: source.load(fromByteOffset: index, as: UInt8.self), toByteOffset: index, as: UInt8.self)
-            index &+= 1
+        } else if count >= 8 {
+            var index = 0
+            while index &+ 8 < count {
+                target.storeBytes(of: source.loadUnaligned(fromByteOffset: index, as: UInt64.self), toByteOffset: index, as: UInt64.self)
+                index &+= 8
+            }
+            let last = count &- 8
+            target.storeBytes(of: source.loadUnaligned(fromByteOffset: last, as: UInt64.self), toByteOffset: last, as: UInt64.self)
+        } else if count >= 4 {
+            let last = count &- 4
+            let head = source.loadUnaligned(fromByteOffset: 0, as: UInt32.self)
+            let tail = source.loadUnaligned(fromByteOffset: last, as: UInt32.self)
+            target.storeBytes(of: head, toByteOffset: 0, as: UInt32.self)
+            target.storeBytes(of: tail, toByteOffset: last, as: UInt32.self)
+        } else {
+            var index = 0
+            while index < count {
+                target.storeBytes(of: source.load(fromByteOffset: index, as: UInt8.self), toByteOffset: index, as: UInt8.self)
+                index &+= 1
+            }
         }
     }
 

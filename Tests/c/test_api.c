@@ -785,6 +785,20 @@ void test_bad_arguments(void) {
     config_default(&cfg, shm);
     if (!CHECK_EQ(spoor_init(&cfg), SPOOR_OK)) return;
 
+    /* spoor_fold_report: every bad input, and all-zero parents. */
+    {
+        uint64_t id = 99, zeros[2] = {0, 0}, one[1] = {0};
+        CHECK_EQ(spoor_fold_report(zeros, 2, NULL, NULL), SPOOR_E_INVALID_ARGUMENT);
+        CHECK_EQ(spoor_fold_report(NULL, 2, NULL, &id), SPOOR_E_INVALID_ARGUMENT);
+        CHECK_EQ(id, 0);
+        CHECK_EQ(spoor_fold_report(one, 0, NULL, &id), SPOOR_E_INVALID_ARGUMENT);
+        CHECK_EQ(spoor_fold_report(one, SIZE_MAX, NULL, &id), SPOOR_E_TOO_MANY_PARENTS);
+        CHECK_EQ(spoor_fold_report(one, (size_t)SPOOR_MAX_PARENTS + 1, NULL, &id), SPOOR_E_TOO_MANY_PARENTS);
+        id = 99;
+        CHECK_EQ(spoor_fold_report(zeros, 2, NULL, &id), SPOOR_OK);
+        CHECK_EQ(id, 0);
+    }
+
     /* Operators. */
     uint32_t op = 0, op2 = 0, op3 = 0;
     CHECK_EQ(spoor_register_operator(NULL, 3, NULL, 0, &op), SPOOR_E_INVALID_ARGUMENT);

@@ -122,14 +122,18 @@ void test_lineage_and_dump(void) {
     CHECK_EQ(spoor_fold_add(&fold, e1), SPOOR_OK);
     CHECK_EQ(spoor_fold_finish(&fold, NULL, &l), SPOOR_OK); /* info NULL: operator 0 */
     CHECK(l != 0);
+    /* A fold the caller accumulated itself: zeros left out, flagged as a fold. */
+    uint64_t accumulated[3] = {e1, 0, e2}, g = 0;
+    CHECK_EQ(spoor_fold_report(accumulated, 3, &info, &g), SPOOR_OK);
+    CHECK(g != 0);
 
     /* Pokes. */
     CHECK_EQ(spoor_poke(r, op_sink, SPOOR_EVENT_EXIT, 0), SPOOR_OK);
     CHECK_EQ(spoor_poke(e1, op_sink, SPOOR_EVENT_CUSTOM + 7, 12345), SPOOR_OK);
     CHECK_EQ(spoor_poke(c2, op_long, SPOOR_EVENT_FILTERED, 0), SPOOR_OK);
 
-    /* 2 entries, 2 one-parent checkpoints, join, fan-out, 2 folds, 3 pokes. */
-    const uint64_t reports = 11;
+    /* 2 entries, 2 one-parent checkpoints, join, fan-out, 3 folds, 3 pokes. */
+    const uint64_t reports = 12;
     CHECK_EQ(spoor_flush(0), SPOOR_OK);
     spoor_stats stats, mine;
     CHECK_EQ(spoor_get_stats(&stats), SPOOR_OK);
@@ -235,6 +239,14 @@ void test_lineage_and_dump(void) {
         CHECK(strstr(line, "\"op\":0,") != NULL);
     }
     free(line);
+    line = report_line(dump, "checkpoint", g);
+    if (CHECK(line != NULL)) {
+        CHECK(strstr(line, "\"fold\":true") != NULL);
+        CHECK(strstr(line, "\"operator\":\"reduce\"") != NULL);
+        snprintf(expect, sizeof expect, "\"parents\":[\"%016" PRIx64 "\",\"%016" PRIx64 "\"]", e1, e2);
+        CHECK(strstr(line, expect) != NULL);
+    }
+    free(line);
     /* Pokes: event names, explicit timestamp, and the long call site's tail. */
     line = report_line(dump, "poke", r);
     if (CHECK(line != NULL)) {
@@ -262,8 +274,8 @@ void test_lineage_and_dump(void) {
     int status = 0;
     char *stats_out = cli_run("stats", run_dir, &status);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    CHECK(strstr(stats_out, "\"reports\":11,\"entries\":2,\"checkpoints\":6,\"pokes\":3") != NULL);
-    CHECK(strstr(stats_out, "\"closed\":true,\"written\":11,\"committed\":11,\"dropped\":0") != NULL);
+    CHECK(strstr(stats_out, "\"reports\":12,\"entries\":2,\"checkpoints\":7,\"pokes\":3") != NULL);
+    CHECK(strstr(stats_out, "\"closed\":true,\"written\":12,\"committed\":12,\"dropped\":0") != NULL);
     CHECK(strstr(stats_out, "\"damaged_segments\":0") != NULL);
     CHECK(strstr(stats_out, "{\"op\":") != NULL && strstr(stats_out, "\"name\":\"reduce\"") != NULL);
     free(stats_out);
