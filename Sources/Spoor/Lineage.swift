@@ -175,8 +175,9 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
         endNanos = end
         isFold = fold
         self.attachment = attachment
-        firstInput = inputs.first
-        otherInputs = Array(inputs.dropFirst())
+        // Kept as given (no copy: a fold's edge array can hold every contributor of a window).
+        firstInput = nil
+        otherInputs = inputs
         reported = Atomic(0)
     }
 

@@ -58,6 +58,19 @@ enum Reporter {
         return Derived(id: RecordID(out), node: nil)
     }
 
+    /// One traced parent, one output, no attachment: the common lift.
+    @usableFromInline
+    static func derive(from parent: RecordID, _ lineage: PiggybackLineage?, op: UInt32, key: UInt64, start: UInt64, end: UInt64) -> Derived {
+        if let lineage {
+            let node = LineageNode(
+                op: op, fanout: 1, keyHash: key, start: start, end: end, fold: false, attachment: [:], input: lineage.edge)
+            return Derived(id: parent, node: node)
+        }
+        var out: UInt64 = 0
+        _ = spoor_checkpoint1(parent.rawValue, op, key, start, end, &out)
+        return Derived(id: RecordID(out), node: nil)
+    }
+
     /// Several parents (combine, join, cogroup, a fold). Untracked parents are left out.
     @usableFromInline
     static func derive(

@@ -163,8 +163,8 @@ extension Traced {
         let output = try transform(value)
         let end = SpoorClock.now()
         let derived = Reporter.derive(
-            from: id, lineage, op: op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "map"), fanout: 1,
-            key: keyOf(output), start: start, end: end, attachment: [:])
+            from: id, lineage, op: op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "map"),
+            key: keyOf(output), start: start, end: end)
         return Traced<Output>(value: output, id: derived.id, lineage: derived.lineage(0))
     }
 
@@ -211,7 +211,7 @@ extension Traced {
             Reporter.poke(id, lineage, op: opID, event: .filtered, at: end)
             return nil
         }
-        let derived = Reporter.derive(from: id, lineage, op: opID, fanout: 1, key: 0, start: start, end: end, attachment: [:])
+        let derived = Reporter.derive(from: id, lineage, op: opID, key: 0, start: start, end: end)
         return Traced(value: value, id: derived.id, lineage: derived.lineage(0))
     }
 
@@ -229,7 +229,7 @@ extension Traced {
             Reporter.poke(id, lineage, op: opID, event: .filtered, at: end)
             return nil
         }
-        let derived = Reporter.derive(from: id, lineage, op: opID, fanout: 1, key: 0, start: start, end: end, attachment: [:])
+        let derived = Reporter.derive(from: id, lineage, op: opID, key: 0, start: start, end: end)
         return Traced<Output>(value: output, id: derived.id, lineage: derived.lineage(0))
     }
 
@@ -244,7 +244,7 @@ extension Traced {
         try body(value)
         let end = SpoorClock.now()
         let opID = op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "forEach")
-        let derived = Reporter.derive(from: id, lineage, op: opID, fanout: 1, key: 0, start: start, end: end, attachment: [:])
+        let derived = Reporter.derive(from: id, lineage, op: opID, key: 0, start: start, end: end)
         Traced<Void>(value: (), id: derived.id, lineage: derived.lineage(0)).exit(op, at: end)
     }
 
