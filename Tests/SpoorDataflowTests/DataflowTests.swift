@@ -71,6 +71,18 @@ extension SwiftAPITests {
             let mine = (0..<1_000).filter { ($0 % 2 == 0 && ($0 / 2) / 100 == window) || ($0 % 2 == 1 && ($0 / 2) / 100 == window) }
             #expect(totals(byWindow[UInt64(window)] ?? []) == wordCounts(mine.map { text[$0] }))
         }
+        // The same windows, traced (direct and piggyback), give the same per-window results.
+        func perWindow(_ records: [(window: UInt64, record: Traced<KeyValue<String, Int>>)]) -> [UInt64: [String: Int]] {
+            Dictionary(grouping: records, by: \.window).mapValues { totals($0) }
+        }
+        for mode in [TracingMode.direct, .piggyback] {
+            let (records, _, _) = try traced(sampling: .probability(0.2), mode: mode) {
+                let (flow, counts) = wordCountFlow(text, tracing: true, windowing: .count(100))
+                try flow.run()
+                return counts.records
+            }
+            #expect(perWindow(records) == perWindow(counts.records))
+        }
 
         // Streaming: an endless source stopped from outside, with time windows.
         var configuration = DataflowConfiguration()
