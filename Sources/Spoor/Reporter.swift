@@ -172,9 +172,12 @@ public struct TraceFold: Sendable {
     @usableFromInline
     mutating func addTraced(_ id: RecordID, _ lineage: PiggybackLineage?) {
         if let lineage {
+            if edges.isEmpty { edges.reserveCapacity(8) }
             edges.append(lineage.edge)
             if traceID == 0 { traceID = id.rawValue }
         } else if ids.count < Int(SPOOR_MAX_PARENTS) {
+            // Aggregates usually gather several contributors: grow once, not at 1, 2, 4, 8.
+            if ids.isEmpty { ids.reserveCapacity(8) }
             ids.append(id.rawValue)
         }
     }

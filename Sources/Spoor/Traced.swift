@@ -196,6 +196,34 @@ extension Traced {
         return result
     }
 
+    /// lift(f: T -> U^m), handing each output to `body` as it is derived (no array of outputs is
+    /// built): one report for the m outputs, as `flatMap`.
+    @inlinable
+    public func flatMap<Output>(
+        _ op: Operator? = nil, fileID: StaticString = #fileID, line: UInt = #line,
+        _ transform: (Value) throws -> [Output], each body: (Traced<Output>) throws -> Void
+    ) rethrows {
+        if _fastPath(id.rawValue == 0) {
+            for output in try transform(value) { try body(Traced<Output>(untracked: output)) }
+            return
+        }
+        let start = SpoorClock.now()
+        let outputs = try transform(value)
+        let end = SpoorClock.now()
+        let opID = op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "flatMap")
+        guard !outputs.isEmpty else {
+            Reporter.poke(id, lineage, op: opID, event: .filtered, at: end)
+            return
+        }
+        let derived = Reporter.derive(
+            from: id, lineage, op: opID, fanout: UInt32(truncatingIfNeeded: Swift.min(outputs.count, 65_536)), key: 0,
+            start: start, end: end, attachment: [:])
+        for index in outputs.indices {
+            let outputID = derived.id.rawValue == 0 || index >= 65_536 ? RecordID.untracked : RecordID(derived.id.rawValue &+ UInt64(index))
+            try body(Traced<Output>(value: outputs[index], id: outputID, lineage: derived.lineage(UInt32(truncatingIfNeeded: index))))
+        }
+    }
+
     /// lift(f: T -> {true, false}): the record if `isIncluded` holds (reported as a new record),
     /// otherwise nil and a `filtered` event on the record.
     @inlinable

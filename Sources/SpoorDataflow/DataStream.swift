@@ -54,11 +54,7 @@ public struct DataStream<Element: Sendable>: Sendable {
             Downstream(
                 emit: { record, window in
                     do {
-                        if _fastPath(!record.isTracked) {
-                            for output in try transform(record.value) { next.emit(Traced(untracked: output), window) }
-                        } else {
-                            for output in try record.flatMap(op, transform) { next.emit(output, window) }
-                        }
+                        try record.flatMap(op, transform) { next.emit($0, window) }
                     } catch {
                         counters.udfErrors.add(1, ordering: .relaxed)
                         _ = record.poke(.error, op: op)
