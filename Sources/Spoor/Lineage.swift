@@ -138,22 +138,11 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
         for edge in otherInputs { body(edge) }
     }
 
-    init(entry id: UInt64, op: UInt32, keyHash: UInt64, at nanos: UInt64) {
-        kind = .entry
-        self.op = op
-        fanout = 1
-        self.keyHash = keyHash
-        startNanos = 0
-        endNanos = nanos
-        isFold = false
-        attachment = [:]
-        firstInput = nil
-        otherInputs = []
-        reported = Atomic(id)
-    }
-
-    init(op: UInt32, fanout: UInt32, keyHash: UInt64, start: UInt64, end: UInt64, fold: Bool, attachment: Attachment, input: LineageEdge) {
-        kind = .udf
+    private init(
+        kind: Kind, op: UInt32, fanout: UInt32, keyHash: UInt64, start: UInt64, end: UInt64, fold: Bool,
+        attachment: Attachment, firstInput: LineageEdge?, otherInputs: [LineageEdge], reported: UInt64
+    ) {
+        self.kind = kind
         self.op = op
         self.fanout = fanout
         self.keyHash = keyHash
@@ -161,24 +150,31 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
         endNanos = end
         isFold = fold
         self.attachment = attachment
-        firstInput = input
-        otherInputs = []
-        reported = Atomic(0)
+        self.firstInput = firstInput
+        self.otherInputs = otherInputs
+        self.reported = Atomic(reported)
     }
 
-    init(op: UInt32, fanout: UInt32, keyHash: UInt64, start: UInt64, end: UInt64, fold: Bool, attachment: Attachment, inputs: [LineageEdge]) {
-        kind = .udf
-        self.op = op
-        self.fanout = fanout
-        self.keyHash = keyHash
-        startNanos = start
-        endNanos = end
-        isFold = fold
-        self.attachment = attachment
-        // Kept as given (no copy: a fold's edge array can hold every contributor of a window).
-        firstInput = nil
-        otherInputs = inputs
-        reported = Atomic(0)
+    /// A root: the entry record, already reported with `id`.
+    convenience init(entry id: UInt64, op: UInt32, keyHash: UInt64, at nanos: UInt64) {
+        self.init(
+            kind: .entry, op: op, fanout: 1, keyHash: keyHash, start: 0, end: nanos, fold: false, attachment: [:],
+            firstInput: nil, otherInputs: [], reported: id)
+    }
+
+    /// A UDF application on one record.
+    convenience init(op: UInt32, fanout: UInt32, keyHash: UInt64, start: UInt64, end: UInt64, fold: Bool, attachment: Attachment, input: LineageEdge) {
+        self.init(
+            kind: .udf, op: op, fanout: fanout, keyHash: keyHash, start: start, end: end, fold: fold,
+            attachment: attachment, firstInput: input, otherInputs: [], reported: 0)
+    }
+
+    /// A UDF application on several records. The edge array is kept as given (no copy: a fold's
+    /// can hold every contributor of a window).
+    convenience init(op: UInt32, fanout: UInt32, keyHash: UInt64, start: UInt64, end: UInt64, fold: Bool, attachment: Attachment, inputs: [LineageEdge]) {
+        self.init(
+            kind: .udf, op: op, fanout: fanout, keyHash: keyHash, start: start, end: end, fold: fold,
+            attachment: attachment, firstInput: nil, otherInputs: inputs, reported: 0)
     }
 
     /// Reports `node` (its inputs first) once; returns its first output id, or 0.

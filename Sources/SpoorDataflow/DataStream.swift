@@ -20,6 +20,17 @@ public struct DataStream<Element: Sendable>: Sendable {
     /// Instances of the stage this stream is in.
     public var parallelism: Int { stage.parallelism }
 
+    /// Runs a UDF step; if it throws, the record is dropped with an `error` event and counted.
+    @inlinable
+    static func guarding(_ record: Traced<Element>, _ op: Operator, _ counters: FlowCounters, _ step: () throws -> Void) {
+        do {
+            try step()
+        } catch {
+            counters.udfErrors.add(1, ordering: .relaxed)
+            _ = record.poke(.error, op: op)
+        }
+    }
+
     @inlinable
     func extend<Output: Sendable>(_ wrap: @escaping @Sendable (Downstream<Output>) -> Downstream<Element>) -> DataStream<Output> {
         let connect = self.connect
@@ -34,12 +45,7 @@ public struct DataStream<Element: Sendable>: Sendable {
         return extend { next in
             Downstream(
                 emit: { record, window in
-                    do {
-                        next.emit(try record.map(op, transform), window)
-                    } catch {
-                        counters.udfErrors.add(1, ordering: .relaxed)
-                        _ = record.poke(.error, op: op)
-                    }
+                    Self.guarding(record, op, counters) { next.emit(try record.map(op, transform), window) }
                 },
                 watermark: next.watermark, finish: next.finish)
         }
@@ -53,12 +59,7 @@ public struct DataStream<Element: Sendable>: Sendable {
         return extend { next in
             Downstream(
                 emit: { record, window in
-                    do {
-                        try record.flatMap(op, transform) { next.emit($0, window) }
-                    } catch {
-                        counters.udfErrors.add(1, ordering: .relaxed)
-                        _ = record.poke(.error, op: op)
-                    }
+                    Self.guarding(record, op, counters) { try record.flatMap(op, transform) { next.emit($0, window) } }
                 },
                 watermark: next.watermark, finish: next.finish)
         }
@@ -72,11 +73,8 @@ public struct DataStream<Element: Sendable>: Sendable {
         return extend { next in
             Downstream(
                 emit: { record, window in
-                    do {
+                    Self.guarding(record, op, counters) {
                         if let kept = try record.filter(op, isIncluded) { next.emit(kept, window) }
-                    } catch {
-                        counters.udfErrors.add(1, ordering: .relaxed)
-                        _ = record.poke(.error, op: op)
                     }
                 },
                 watermark: next.watermark, finish: next.finish)
@@ -93,11 +91,8 @@ public struct DataStream<Element: Sendable>: Sendable {
         return KeyedStream(stream: extend { next in
             Downstream(
                 emit: { record, window in
-                    do {
+                    Self.guarding(record, op, counters) {
                         next.emit(try record.map(op, keyOf: { reportKeyHash($0.key) }, keyed), window)
-                    } catch {
-                        counters.udfErrors.add(1, ordering: .relaxed)
-                        _ = record.poke(.error, op: op)
                     }
                 },
                 watermark: next.watermark, finish: next.finish)

@@ -242,10 +242,11 @@ private func checkpointMany(
     return status
 }
 
-@c @implementation
-public func spoor__checkpoint_slow(
+/// spoor_checkpoint and spoor_fold_report: validate a caller's parent array, then report.
+@inline(__always)
+private func checkpointArray(
     _ thread: UnsafeMutablePointer<spoor__thread>, _ parents: UnsafePointer<UInt64>?, _ parentCount: Int,
-    _ info: UnsafePointer<spoor_report_info>?, _ outID: UnsafeMutablePointer<UInt64>?
+    _ info: UnsafePointer<spoor_report_info>?, _ outID: UnsafeMutablePointer<UInt64>?, flags: UInt8
 ) -> Int32 {
     guard let outID else { return fail(Status.invalidArgument, "out_id is NULL") }
     outID.pointee = 0
@@ -257,7 +258,15 @@ public func spoor__checkpoint_slow(
     var tracked = 0
     for index in 0..<parentCount where parents[index] != 0 { tracked += 1 }
     guard tracked > 0 else { return Status.ok }
-    return checkpointMany(thread, parents: parents, count: parentCount, tracked: tracked, flags: 0, info: info, outID: outID)
+    return checkpointMany(thread, parents: parents, count: parentCount, tracked: tracked, flags: flags, info: info, outID: outID)
+}
+
+@c @implementation
+public func spoor__checkpoint_slow(
+    _ thread: UnsafeMutablePointer<spoor__thread>, _ parents: UnsafePointer<UInt64>?, _ parentCount: Int,
+    _ info: UnsafePointer<spoor_report_info>?, _ outID: UnsafeMutablePointer<UInt64>?
+) -> Int32 {
+    checkpointArray(thread, parents, parentCount, info, outID, flags: 0)
 }
 
 @c @implementation
@@ -376,19 +385,7 @@ public func spoor_fold_report(
     _ parents: UnsafePointer<UInt64>?, _ parentCount: Int, _ info: UnsafePointer<spoor_report_info>?,
     _ outID: UnsafeMutablePointer<UInt64>?
 ) -> Int32 {
-    guard let outID else { return fail(Status.invalidArgument, "out_id is NULL") }
-    outID.pointee = 0
-    guard cSize(parentCount) <= UInt(SPOOR_MAX_PARENTS) else {
-        return fail(Status.tooManyParents, "n_parents \(cSize(parentCount)) exceeds \(SPOOR_MAX_PARENTS)")
-    }
-    guard let parents else { return fail(Status.invalidArgument, "parents is NULL") }
-    guard parentCount > 0 else { return fail(Status.invalidArgument, "n_parents is 0") }
-    var tracked = 0
-    for index in 0..<parentCount where parents[index] != 0 { tracked += 1 }
-    guard tracked > 0 else { return Status.ok }
-    return checkpointMany(
-        spoorint_thread_state(), parents: parents, count: parentCount, tracked: tracked,
-        flags: UInt8(SPOORINT_FLAG_FOLD), info: info, outID: outID)
+    checkpointArray(spoorint_thread_state(), parents, parentCount, info, outID, flags: UInt8(SPOORINT_FLAG_FOLD))
 }
 
 @c @implementation

@@ -276,3 +276,32 @@ extension SwiftAPITests {
         #expect(direct == piggyback)
     }
 }
+
+struct ParseError: Error {}
+
+extension SwiftAPITests {
+    @Test("a UDF that throws drops its record, counts it, and reports an error event leading back to the input")
+    func udfErrors() throws {
+        let inputs = (0..<200).map { $0 % 50 == 7 ? "bad-\($0)" : "\($0)" }
+        let ((sum, errors), graph, _) = try traced(sampling: .all) {
+            var configuration = DataflowConfiguration()
+            configuration.tracing = true
+            let flow = Dataflow(configuration)
+            let collected = flow.source("lines", inputs) { $0.traceKeyHash }
+                .map("parse") { (text: String) throws -> Int in
+                    guard let value = Int(text) else { throw ParseError() }
+                    return value
+                }
+                .collect("out")
+            try flow.run()
+            return (collected.values.reduce(0, +), flow.udfErrors)
+        }
+        let bad = inputs.filter { $0.hasPrefix("bad") }
+        #expect(errors == bad.count)
+        #expect(sum == inputs.compactMap { Int($0) }.reduce(0, +))
+        // Each error event sits on an entry record whose key is the failing input's.
+        let failed = graph.records.values.filter { $0.events.contains { $0.event == RecordEvent.error.code } }
+        #expect(Set(failed.map(\.keyHash)) == Set(bad.map(\.traceKeyHash)))
+        #expect(failed.allSatisfy { $0.kind == .entry })
+    }
+}
