@@ -27,6 +27,21 @@ sources=("$here/test_api.c" "$here/test_trace.c" "$here/test_fork.c" "$here/util
 
 status=0
 
+# The reproductions of defects the suite found, kept as regression programs: each exits 0 only
+# while its defect stays fixed.
+echo "== regressions: $here/repro/*.c"
+for repro in "$here"/repro/*.c; do
+    name="$(basename "$repro" .c)"
+    "$cc" "${cflags[@]}" "$repro" "${spoor_flags[@]}" -o "$out/repro_$name"
+    if "$out/repro_$name" >"$out/repro_$name.log" 2>&1; then
+        echo "   ok: $name"
+    else
+        echo "   FAILED: $name (output in $out/repro_$name.log)"
+        status=1
+    fi
+done
+rm -rf /tmp/spoor-repro-*
+
 echo "== build: $cc ${cflags[*]}"
 "$cc" "${cflags[@]}" "${sources[@]}" "${spoor_flags[@]}" -lm -lpthread -o "$out/spoor_ctest"
 echo "== run: $out/spoor_ctest"
