@@ -37,7 +37,7 @@ extension AsyncSequence where Element: TracedRecord {
             let output = try await transform(record.value)
             let end = SpoorClock.now()
             let derived = Reporter.derive(
-                from: record.id, record.lineage, op: op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "map"),
+                from: record.id, record.trail, op: op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "map"),
                 fanout: 1, key: 0, start: start, end: end, attachment: [:])
             return Traced<Output>(value: output, id: derived.id, lineage: derived.lineage(0))
         }
@@ -56,10 +56,10 @@ extension AsyncSequence where Element: TracedRecord {
             let end = SpoorClock.now()
             let opID = op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "compactMap")
             guard let output else {
-                Reporter.poke(record.id, record.lineage, op: opID, event: .filtered, at: end)
+                Reporter.poke(record.id, record.trail, op: opID, event: .filtered, at: end)
                 return nil
             }
-            let derived = Reporter.derive(from: record.id, record.lineage, op: opID, fanout: 1, key: 0, start: start, end: end, attachment: [:])
+            let derived = Reporter.derive(from: record.id, record.trail, op: opID, fanout: 1, key: 0, start: start, end: end, attachment: [:])
             return Traced<Output>(value: output, id: derived.id, lineage: derived.lineage(0))
         }
     }
@@ -87,11 +87,11 @@ extension AsyncSequence where Element: TracedRecord {
             let end = SpoorClock.now()
             let opID = op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "flatMap")
             guard !outputs.isEmpty else {
-                Reporter.poke(record.id, record.lineage, op: opID, event: .filtered, at: end)
+                Reporter.poke(record.id, record.trail, op: opID, event: .filtered, at: end)
                 return RecordsSequence([])
             }
             let derived = Reporter.derive(
-                from: record.id, record.lineage, op: opID, fanout: UInt32(Swift.min(outputs.count, 65_536)), key: 0,
+                from: record.id, record.trail, op: opID, fanout: UInt32(Swift.min(outputs.count, 65_536)), key: 0,
                 start: start, end: end, attachment: [:])
             return RecordsSequence(outputs.enumerated().map { index, output in
                 let id = derived.id.rawValue == 0 || index >= 65_536 ? RecordID.untracked : RecordID(derived.id.rawValue &+ UInt64(index))

@@ -41,73 +41,169 @@ public struct TimedEvent: Sendable, Hashable {
     public var nanos: UInt64
 }
 
+/// A record's place in a piggybacked lineage graph: a lineage object and which further output of
+/// its head the record is, or, for a record sampled at entry, just its id (the entry is reported
+/// when sampled, so no object is needed for it). Records of a fan-out (flatMap) share their node
+/// and differ in the output here, so no object is allocated per output.
+@usableFromInline
+struct LineageRef: Sendable {
+    /// The lineage object, or nil for an entry record.
+    @usableFromInline let object: PiggybackLineage?
+    /// With an object: which further output of its head the record is. Without: the entry's id.
+    @usableFromInline let payload: UInt64
+
+    @inlinable
+    init(_ object: PiggybackLineage, output: UInt32 = 0) {
+        self.object = object
+        payload = UInt64(output)
+    }
+
+    /// A record sampled at entry, reported there with `id`.
+    @inlinable
+    init(entry id: UInt64) {
+        object = nil
+        payload = id
+    }
+
+    /// The node that produced the record (for an entry record, a root node made now).
+    var head: LineageNode { object?.head ?? LineageNode(entry: payload, op: 0, keyHash: 0, at: 0) }
+
+    /// Which output of the head the record is.
+    var output: UInt32 { object.map { $0.output &+ UInt32(truncatingIfNeeded: payload) } ?? 0 }
+
+    /// The record's lineage as an object (allocates a view for a fan-out output, a root for an entry).
+    var lineage: PiggybackLineage {
+        guard let object else { return head }
+        guard payload != 0 else { return object }
+        let earlier: LineageView? = object.isView ? unsafeDowncast(object, to: LineageView.self) : nil
+        return LineageView(node: object.head, output: output, earlier: earlier, first: nil, second: nil)
+    }
+
+    /// Reports the graph behind the record and returns the record's id, or 0 if the core refused.
+    func report() -> UInt64 {
+        guard let object else { return payload }
+        let id = object.report()
+        return id == 0 ? 0 : id &+ payload
+    }
+}
+
+/// `LineageRef` read without retaining its object (same layout), for the report traversal.
+struct UnretainedLineageRef {
+    let object: Unmanaged<PiggybackLineage>?
+    let payload: UInt64
+
+    func report() -> UInt64 {
+        guard let object else { return payload }
+        let id = object._withUnsafeGuaranteedRef { $0.report() }
+        return id == 0 ? 0 : id &+ payload
+    }
+}
+
 /// The lineage a piggybacked record carries: the node that produced it, which of the node's
 /// outputs it is, and the events it saw since. A node is itself the lineage of its first output
 /// (no extra object for the common one-output case); other outputs, and records that saw events,
 /// carry a small view.
+///
+/// The graph is immutable until it is reported. Reporting (where a record leaves the pipeline)
+/// writes every node once, parents first, and then cuts each reported node from its inputs: the
+/// log now holds that part of the graph, so memory is given back while it is still in cache, and
+/// a record held after its exit does not pin its ancestors.
 public class PiggybackLineage: @unchecked Sendable {
-    /// The node that produced the record.
-    public var head: LineageNode { preconditionFailure("abstract") }
     /// Which output of the head the record is.
-    public var output: UInt32 { 0 }
-    /// Events on the record since it was produced.
-    public var events: [TimedEvent] { [] }
+    public let output: UInt32
+    /// Whether this is a `LineageView` (checked instead of dynamic casts on the report path).
+    let isView: Bool
 
-    init() {}
-
-    /// The edge from this record into the node that consumes it.
-    var edge: LineageEdge { LineageEdge(node: head, output: output, events: events) }
-
-    /// Nodes in the graph (each once).
-    public var nodeCount: Int {
-        var seen = Set<ObjectIdentifier>()
-        var stack = [head]
-        while let node = stack.popLast() {
-            guard seen.insert(ObjectIdentifier(node)).inserted else { continue }
-            node.forEachInput { stack.append($0.node) }
-        }
-        return seen.count
+    init(output: UInt32, isView: Bool) {
+        self.output = output
+        self.isView = isView
     }
 
-    /// Reports the whole graph through the core, each node once even when graphs share nodes or
-    /// several threads report at once, parents before children, and returns the record's id.
-    /// The log then holds the same reports direct reporting would have written.
+    /// The node that produced the record.
+    public var head: LineageNode {
+        isView ? unsafeDowncast(self, to: LineageView.self).node : unsafeDowncast(self, to: LineageNode.self)
+    }
+
+    /// Events on the record since it was produced, oldest first.
+    public var events: [TimedEvent] {
+        guard isView else { return [] }
+        var events: [TimedEvent] = []
+        var view: LineageView? = unsafeDowncast(self, to: LineageView.self)
+        while let current = view {
+            for timed in current.ownEvents.reversed() { events.append(timed) }
+            view = current.earlier
+        }
+        return events.reversed()
+    }
+
+    /// Reports the graph behind this record (each node once even when graphs share nodes or
+    /// several threads report at once, parents before children) and the record's events, and
+    /// returns the record's id, or 0 if the core refused. The log then holds the same reports
+    /// direct reporting would have written.
     func report() -> UInt64 {
-        let node = head
-        let first = LineageNode.report(node)
+        guard isView else { return LineageNode.report(unsafeDowncast(self, to: LineageNode.self)) }
+        let view = unsafeDowncast(self, to: LineageView.self)
+        let first = LineageNode.report(view.node)
         guard first != 0 else { return 0 }
         let id = first &+ UInt64(output)
-        for timed in events { _ = spoor_poke(id, node.op, timed.event.code, timed.nanos) }
+        view.reportEvents(id)
         return id
     }
 }
 
-/// Output `output` of a node, or a record that saw events since it was produced.
+/// Output `output` of a node, or a record that saw events since it was produced: up to two events
+/// of its own and, behind them, the view it was poked from.
 final class LineageView: PiggybackLineage, @unchecked Sendable {
     let node: LineageNode
-    let index: UInt32
-    let seen: [TimedEvent]
+    /// The view this one was poked from (its events are earlier), or nil.
+    let earlier: LineageView?
+    let first: TimedEvent?
+    let second: TimedEvent?
+    /// Whether this view's own events were reported (once, however many consumers it has).
+    let eventsReported = Atomic<Bool>(false)
 
-    init(node: LineageNode, output: UInt32, events: [TimedEvent]) {
+    init(node: LineageNode, output: UInt32, earlier: LineageView?, first: TimedEvent?, second: TimedEvent?) {
         self.node = node
-        self.index = output
-        self.seen = events
+        self.earlier = earlier
+        self.first = first
+        self.second = second
+        super.init(output: output, isView: true)
     }
 
-    override var head: LineageNode { node }
-    override var output: UInt32 { index }
-    override var events: [TimedEvent] { seen }
+    var ownEvents: [TimedEvent] { [first, second].compactMap { $0 } }
+
+    /// Pokes the events of this view and the views behind it, oldest first, each view's once.
+    func reportEvents(_ id: UInt64) {
+        earlier?.reportEvents(id)
+        guard first != nil, !eventsReported.exchange(true, ordering: .relaxed) else { return }
+        if let first { _ = spoor_poke(id, node.op, first.event.code, first.nanos) }
+        if let second { _ = spoor_poke(id, node.op, second.event.code, second.nanos) }
+    }
+
+    /// `lineage` with one or two more events.
+    static func adding(_ first: TimedEvent, _ second: TimedEvent?, to lineage: LineageRef) -> LineageView {
+        let earlier: LineageView? = lineage.object.flatMap { $0.isView ? unsafeDowncast($0, to: LineageView.self) : nil }
+        return LineageView(node: lineage.head, output: lineage.output, earlier: earlier, first: first, second: second)
+    }
 }
 
-/// One UDF application in a piggybacked lineage graph: an immutable node whose inputs are edges
-/// to the nodes that produced its parents. Edges carry the events the parent record saw on its
-/// way (shuffle, queues), so metrics sit on edges; the node carries the UDF's own timing.
+/// One UDF application in a piggybacked lineage graph: a node whose inputs are the lineages of its
+/// parents (nodes, or views carrying the events a parent saw on its way: metrics sit on edges);
+/// the node carries the UDF's own timing.
 public final class LineageNode: PiggybackLineage, @unchecked Sendable {
     /// Entry (a root, already reported with its id at entry) or a UDF application.
     public enum Kind: Sendable { case entry, udf }
 
+    // Declared first, so that the fields the report path touches first share a cache line.
+    /// 0: not reported; 1: being reported; 2: reported but refused; otherwise the first id.
+    let reported: Atomic<UInt64>
+    /// The first input, kept inline (most nodes have one). Written only by the thread that owns
+    /// the report (state 1), and by deinit.
+    @exclusivity(unchecked) var firstInput: LineageRef?
     /// The node's kind.
     public let kind: Kind
+    /// Whether the node folds many parents into one aggregate.
+    public let isFold: Bool
     /// The operator id.
     public let op: UInt32
     /// Outputs of this application (consecutive ids once reported).
@@ -116,43 +212,34 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
     public let keyHash: UInt64
     /// UDF start and end (CLOCK_MONOTONIC nanoseconds).
     public let startNanos: UInt64, endNanos: UInt64
-    /// Whether the node folds many parents into one aggregate.
-    public let isFold: Bool
     /// Metadata of the application.
     public let attachment: Attachment
-    /// The first input, kept inline (most nodes have one).
-    let firstInput: LineageEdge?
-    /// The other inputs.
-    let otherInputs: [LineageEdge]
-    /// 0: not reported; 1: being reported; 2: reported but refused; otherwise the first id.
-    let reported: Atomic<UInt64>
+    /// The other inputs (shared with the fold that gathered them: no copy).
+    @exclusivity(unchecked) var otherInputs: ContiguousArray<LineageRef>
 
-    /// The edges to the parents' producers.
-    public var inputs: [LineageEdge] { (firstInput.map { [$0] } ?? []) + otherInputs }
-
-    override public var head: LineageNode { self }
-
-    @inline(__always)
-    func forEachInput(_ body: (LineageEdge) -> Void) {
-        if let firstInput { body(firstInput) }
-        for edge in otherInputs { body(edge) }
+    /// The first id of the node's outputs once reported, or nil.
+    public var reportedID: RecordID? {
+        let state = reported.load(ordering: .acquiring)
+        return state > 2 ? RecordID(state) : nil
     }
 
     private init(
         kind: Kind, op: UInt32, fanout: UInt32, keyHash: UInt64, start: UInt64, end: UInt64, fold: Bool,
-        attachment: Attachment, firstInput: LineageEdge?, otherInputs: [LineageEdge], reported: UInt64
+        attachment: Attachment, firstInput: LineageRef?, otherInputs: ContiguousArray<LineageRef>,
+        reported: UInt64
     ) {
         self.kind = kind
+        isFold = fold
         self.op = op
         self.fanout = fanout
         self.keyHash = keyHash
         startNanos = start
         endNanos = end
-        isFold = fold
         self.attachment = attachment
         self.firstInput = firstInput
         self.otherInputs = otherInputs
         self.reported = Atomic(reported)
+        super.init(output: 0, isView: false)
     }
 
     /// A root: the entry record, already reported with `id`.
@@ -163,51 +250,100 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
     }
 
     /// A UDF application on one record.
-    convenience init(op: UInt32, fanout: UInt32, keyHash: UInt64, start: UInt64, end: UInt64, fold: Bool, attachment: Attachment, input: LineageEdge) {
+    convenience init(
+        op: UInt32, fanout: UInt32, keyHash: UInt64, start: UInt64, end: UInt64, attachment: Attachment,
+        input: LineageRef
+    ) {
         self.init(
-            kind: .udf, op: op, fanout: fanout, keyHash: keyHash, start: start, end: end, fold: fold,
+            kind: .udf, op: op, fanout: fanout, keyHash: keyHash, start: start, end: end, fold: false,
             attachment: attachment, firstInput: input, otherInputs: [], reported: 0)
     }
 
-    /// A UDF application on several records. The edge array is kept as given (no copy: a fold's
+    /// A UDF application on several records. The input array is kept as given (no copy: a fold's
     /// can hold every contributor of a window).
-    convenience init(op: UInt32, fanout: UInt32, keyHash: UInt64, start: UInt64, end: UInt64, fold: Bool, attachment: Attachment, inputs: [LineageEdge]) {
+    convenience init(
+        op: UInt32, keyHash: UInt64, start: UInt64, end: UInt64, fold: Bool, inputs: ContiguousArray<LineageRef>
+    ) {
         self.init(
-            kind: .udf, op: op, fanout: fanout, keyHash: keyHash, start: start, end: end, fold: fold,
-            attachment: attachment, firstInput: nil, otherInputs: inputs, reported: 0)
+            kind: .udf, op: op, fanout: 1, keyHash: keyHash, start: start, end: end, fold: fold, attachment: [:],
+            firstInput: nil, otherInputs: inputs, reported: 0)
+    }
+
+    deinit {
+        // Pairs with the releasing store of the thread that reported the node and cut its inputs.
+        _ = reported.load(ordering: .acquiring)
+        // A long chain of single-input nodes would otherwise be freed by recursion, one stack
+        // frame per node: unlink it iteratively while this node holds the only reference.
+        var next = firstInput.take()?.object
+        while var current = next.take(), !current.isView, isKnownUniquelyReferenced(&current) {
+            let node = unsafeDowncast(current, to: LineageNode.self)
+            _ = node.reported.load(ordering: .acquiring)
+            next = node.firstInput.take()?.object ?? nil
+        }
     }
 
     /// Reports `node` (its inputs first) once; returns its first output id, or 0.
     static func report(_ node: LineageNode) -> UInt64 {
-        while true {
-            let state = node.reported.load(ordering: .acquiring)
-            if state == 2 { return 0 }  // reported, but the core refused (not running)
-            if state > 2 { return state }
-            if state == 1 { continue }  // another thread is reporting it: wait for its id
-            if node.reported.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing).exchanged { break }
+        var state = node.reported.load(ordering: .acquiring)
+        while state <= 1 {
+            if state == 0 {
+                let exchange = node.reported.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing)
+                if exchange.exchanged { return node.reportInputsAndSelf() }
+                state = exchange.original
+            } else {
+                // Another thread is reporting it: wait for its id.
+                state = node.reported.load(ordering: .acquiring)
+            }
         }
-        let count = (node.firstInput == nil ? 0 : 1) + node.otherInputs.count
+        return state == 2 ? 0 : state  // 2: reported, but the core refused (not running)
+    }
+
+    /// The report itself, by the thread that moved the state from 0 to 1.
+    private func reportInputsAndSelf() -> UInt64 {
+        // The inputs are reported now: cut them from the graph (freed here if this was their last
+        // holder, while still in cache).
+        let first = firstInput.take()
+        let others = otherInputs
+        otherInputs = []
+        let count = (first == nil ? 0 : 1) + others.count
         var id: UInt64 = 0
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max(count, 1)) { parents in
             var index = 0
-            node.forEachInput { edge in
-                let first = report(edge.node)
-                let parent = first == 0 ? 0 : first &+ UInt64(edge.output)
-                for timed in edge.events where parent != 0 { _ = spoor_poke(parent, edge.node.op, timed.event.code, timed.nanos) }
-                parents[index] = parent
-                index += 1
+            if let first {
+                parents[0] = first.report()
+                index = 1
             }
-            node.attachment.withAttributes { attributes, attributeCount in
+            others.withUnsafeBufferPointer { inputs in
+                // Read as unmanaged references: `others` keeps them alive, and no retain/release
+                // pair per input is paid for.
+                inputs.withMemoryRebound(to: UnretainedLineageRef.self) { unretained in
+                    // The inputs of a fold were built on other threads, long ago: fetch ahead.
+                    let ahead = 8
+                    for position in unretained.indices.prefix(ahead) {
+                        if let object = unretained[position].object { spoorint_prefetch(object.toOpaque()) }
+                    }
+                    for position in unretained.indices {
+                        if position &+ ahead < unretained.count, let object = unretained[position &+ ahead].object {
+                            let address = object.toOpaque()
+                            spoorint_prefetch(address)
+                            spoorint_prefetch(address + 64)
+                        }
+                        parents[index] = unretained[position].report()
+                        index += 1
+                    }
+                }
+            }
+            attachment.withAttributes { attributes, attributeCount in
                 var info = spoor_report_info()
-                info.op = node.op
-                info.fanout = node.fanout
-                info.key_hash = node.keyHash
-                info.start_ns = node.startNanos
-                info.end_ns = node.endNanos
+                info.op = op
+                info.fanout = fanout
+                info.key_hash = keyHash
+                info.start_ns = startNanos
+                info.end_ns = endNanos
                 info.attrs = attributes
                 info.n_attrs = attributeCount
                 guard let base = parents.baseAddress, count > 0 else { return }
-                if node.isFold {
+                if isFold {
                     _ = spoor_fold_report(base, count, &info, &id)
                 } else {
                     _ = spoor_checkpoint(base, count, &info, &id)
@@ -215,17 +351,7 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
             }
         }
         // Ids have a non-zero 48-bit block prefix, so 0, 1 and 2 are free to mark states.
-        node.reported.store(id > 2 ? id : 2, ordering: .releasing)
+        reported.store(id > 2 ? id : 2, ordering: .releasing)
         return id > 2 ? id : 0
     }
-}
-
-/// An edge of a lineage graph: output `output` of `node`, and what that record saw afterwards.
-public struct LineageEdge: Sendable {
-    /// The producing node.
-    public let node: LineageNode
-    /// Which of its outputs.
-    public let output: UInt32
-    /// Events on the record between its production and its consumption.
-    public let events: [TimedEvent]
 }

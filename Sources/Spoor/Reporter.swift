@@ -14,28 +14,26 @@ enum Reporter {
         @usableFromInline let node: LineageNode?
 
         @usableFromInline
-        func lineage(_ output: UInt32) -> PiggybackLineage? {
-            guard let node else { return nil }
-            return output == 0 ? node : LineageView(node: node, output: output, events: [])
+        func lineage(_ output: UInt32) -> LineageRef? {
+            node.map { LineageRef($0, output: output) }
         }
     }
 
     @usableFromInline
-    static func entryLineage(id: UInt64, op: UInt32, keyHash: UInt64) -> PiggybackLineage? {
+    static func entryLineage(id: UInt64) -> LineageRef? {
         guard Spoor.mode == .piggyback else { return nil }
-        return LineageNode(entry: id, op: op, keyHash: keyHash, at: SpoorClock.now())
+        return LineageRef(entry: id)
     }
 
     /// One traced parent.
     @usableFromInline
     static func derive(
-        from parent: RecordID, _ lineage: PiggybackLineage?, op: UInt32, fanout: UInt32, key: UInt64,
+        from parent: RecordID, _ lineage: LineageRef?, op: UInt32, fanout: UInt32, key: UInt64,
         start: UInt64, end: UInt64, attachment: Attachment
     ) -> Derived {
         if let lineage {
             let node = LineageNode(
-                op: op, fanout: fanout, keyHash: key, start: start, end: end, fold: false, attachment: attachment,
-                input: lineage.edge)
+                op: op, fanout: fanout, keyHash: key, start: start, end: end, attachment: attachment, input: lineage)
             return Derived(id: parent, node: node)
         }
         var out: UInt64 = 0
@@ -60,10 +58,9 @@ enum Reporter {
 
     /// One traced parent, one output, no attachment: the common lift.
     @usableFromInline
-    static func derive(from parent: RecordID, _ lineage: PiggybackLineage?, op: UInt32, key: UInt64, start: UInt64, end: UInt64) -> Derived {
+    static func derive(from parent: RecordID, _ lineage: LineageRef?, op: UInt32, key: UInt64, start: UInt64, end: UInt64) -> Derived {
         if let lineage {
-            let node = LineageNode(
-                op: op, fanout: 1, keyHash: key, start: start, end: end, fold: false, attachment: [:], input: lineage.edge)
+            let node = LineageNode(op: op, fanout: 1, keyHash: key, start: start, end: end, attachment: [:], input: lineage)
             return Derived(id: parent, node: node)
         }
         var out: UInt64 = 0
@@ -74,14 +71,14 @@ enum Reporter {
     /// Several parents (combine, join, cogroup, a fold). Untracked parents are left out.
     @usableFromInline
     static func derive(
-        from parents: [(RecordID, PiggybackLineage?)], op: UInt32, key: UInt64, start: UInt64, end: UInt64, fold: Bool
+        from parents: [(RecordID, LineageRef?)], op: UInt32, key: UInt64, start: UInt64, end: UInt64, fold: Bool
     ) -> Derived {
         var ids: [UInt64] = []
-        var edges: [LineageEdge] = []
+        var edges: ContiguousArray<LineageRef> = []
         var traceID: UInt64 = 0
         for (id, lineage) in parents where id.rawValue != 0 {
             if let lineage {
-                edges.append(lineage.edge)
+                edges.append(lineage)
                 if traceID == 0 { traceID = id.rawValue }
             } else {
                 ids.append(id.rawValue)
@@ -92,12 +89,11 @@ enum Reporter {
 
     @usableFromInline
     static func derive(
-        ids: [UInt64], edges: [LineageEdge], traceID: UInt64, op: UInt32, key: UInt64, start: UInt64, end: UInt64,
+        ids: [UInt64], edges: ContiguousArray<LineageRef>, traceID: UInt64, op: UInt32, key: UInt64, start: UInt64, end: UInt64,
         fold: Bool
     ) -> Derived {
         if !edges.isEmpty {
-            let node = LineageNode(
-                op: op, fanout: 1, keyHash: key, start: start, end: end, fold: fold, attachment: [:], inputs: edges)
+            let node = LineageNode(op: op, keyHash: key, start: start, end: end, fold: fold, inputs: edges)
             return Derived(id: RecordID(traceID), node: node)
         }
         guard !ids.isEmpty else { return Derived(id: .untracked, node: nil) }
@@ -122,23 +118,32 @@ enum Reporter {
     /// Reports an event (direct) or records it on the lineage (piggyback).
     @usableFromInline
     @discardableResult
-    static func poke(_ id: RecordID, _ lineage: PiggybackLineage?, op: UInt32, event: RecordEvent, at nanos: UInt64) -> PiggybackLineage? {
+    static func poke(
+        _ id: RecordID, _ lineage: LineageRef?, op: UInt32, event: RecordEvent, then second: RecordEvent? = nil,
+        at nanos: UInt64
+    ) -> LineageRef? {
         guard let lineage else {
             _ = spoor_poke(id.rawValue, op, event.code, nanos)
+            if let second { _ = spoor_poke(id.rawValue, op, second.code, nanos) }
             return nil
         }
-        if event == .filtered || event == .error {
+        if event == .filtered || event == .error || second == .filtered || second == .error {
             // Terminal: the record leaves the pipeline here, so its lineage is reported here.
             let final = lineage.report()
-            if final != 0 { _ = spoor_poke(final, op, event.code, nanos) }
+            if final != 0 {
+                _ = spoor_poke(final, op, event.code, nanos)
+                if let second { _ = spoor_poke(final, op, second.code, nanos) }
+            }
             return nil
         }
-        return LineageView(node: lineage.head, output: lineage.output, events: lineage.events + [TimedEvent(event: event, nanos: nanos)])
+        let view = LineageView.adding(
+            TimedEvent(event: event, nanos: nanos), second.map { TimedEvent(event: $0, nanos: nanos) }, to: lineage)
+        return LineageRef(view)
     }
 
     /// The record leaves the topology.
     @usableFromInline
-    static func exit(_ id: RecordID, _ lineage: PiggybackLineage?, op: UInt32, at nanos: UInt64) -> RecordID {
+    static func exit(_ id: RecordID, _ lineage: LineageRef?, op: UInt32, at nanos: UInt64) -> RecordID {
         let final = lineage.map { $0.report() } ?? id.rawValue
         if final != 0 { _ = spoor_poke(final, op, RecordEvent.exit.code, nanos) }
         return RecordID(final)
@@ -151,7 +156,7 @@ enum Reporter {
 /// contributor was traced.
 public struct TraceFold: Sendable {
     @usableFromInline var ids: [UInt64] = []
-    @usableFromInline var edges: [LineageEdge] = []
+    @usableFromInline var edges: ContiguousArray<LineageRef> = []
     @usableFromInline var traceID: UInt64 = 0
 
     /// An empty fold.
@@ -166,14 +171,14 @@ public struct TraceFold: Sendable {
     @inlinable
     public mutating func add<T>(_ record: Traced<T>) {
         if _fastPath(record.id.rawValue == 0) { return }
-        addTraced(record.id, record.lineage)
+        addTraced(record.id, record.trail)
     }
 
     @usableFromInline
-    mutating func addTraced(_ id: RecordID, _ lineage: PiggybackLineage?) {
+    mutating func addTraced(_ id: RecordID, _ lineage: LineageRef?) {
         if let lineage {
             if edges.isEmpty { edges.reserveCapacity(8) }
-            edges.append(lineage.edge)
+            edges.append(lineage)
             if traceID == 0 { traceID = id.rawValue }
         } else if ids.count < Int(SPOOR_MAX_PARENTS) {
             // Aggregates usually gather several contributors: grow once, not at 1, 2, 4, 8.
@@ -192,7 +197,11 @@ public struct TraceFold: Sendable {
     @usableFromInline
     mutating func mergeTraced(_ other: TraceFold) {
         ids += other.ids.prefix(max(Int(SPOOR_MAX_PARENTS) - ids.count, 0))
-        edges += other.edges
+        if edges.isEmpty {
+            edges = other.edges  // share the partial's buffer: no per-contributor copy
+        } else {
+            edges += other.edges
+        }
         if traceID == 0 { traceID = other.traceID }
     }
 

@@ -82,22 +82,25 @@ public struct Traced<Value> {
     public var value: Value
     /// Its id; `.untracked` unless sampled at entry or derived from a traced record.
     public let id: RecordID
+    /// Its place in the lineage graph, in piggyback mode.
+    @usableFromInline let trail: LineageRef?
+
     /// Its lineage graph, in piggyback mode.
-    public let lineage: PiggybackLineage?
+    public var lineage: PiggybackLineage? { trail?.lineage }
 
     /// An untracked record.
     @inlinable
     public init(untracked value: Value) {
         self.value = value
         self.id = .untracked
-        self.lineage = nil
+        self.trail = nil
     }
 
     @inlinable
-    init(value: Value, id: RecordID, lineage: PiggybackLineage?) {
+    init(value: Value, id: RecordID, lineage: LineageRef?) {
         self.value = value
         self.id = id
-        self.lineage = lineage
+        self.trail = lineage
     }
 
     /// Whether the record is traced.
@@ -111,7 +114,7 @@ public struct Traced<Value> {
         var id: UInt64 = 0
         _ = spoor_entry(source.id, keyHash, &id)
         if _fastPath(id == 0) { return Traced(untracked: value) }
-        return Traced(value: value, id: RecordID(id), lineage: Reporter.entryLineage(id: id, op: source.id, keyHash: keyHash))
+        return Traced(value: value, id: RecordID(id), lineage: Reporter.entryLineage(id: id))
     }
 
     /// A record continuing a lineage that arrived from another process or language.
@@ -146,7 +149,7 @@ extension Traced {
         let output = try transform(value)
         let end = SpoorClock.now()
         let derived = Reporter.derive(
-            from: id, lineage, op: op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "map"), fanout: 1,
+            from: id, trail, op: op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "map"), fanout: 1,
             key: key, start: start, end: end, attachment: attachment())
         return Traced<Output>(value: output, id: derived.id, lineage: derived.lineage(0))
     }
@@ -163,7 +166,7 @@ extension Traced {
         let output = try transform(value)
         let end = SpoorClock.now()
         let derived = Reporter.derive(
-            from: id, lineage, op: op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "map"),
+            from: id, trail, op: op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "map"),
             key: keyOf(output), start: start, end: end)
         return Traced<Output>(value: output, id: derived.id, lineage: derived.lineage(0))
     }
@@ -180,11 +183,11 @@ extension Traced {
         let outputs = Array(try transform(value))
         let end = SpoorClock.now()
         guard !outputs.isEmpty else {
-            Reporter.poke(id, lineage, op: op?.id ?? 0, event: .filtered, at: end)
+            Reporter.poke(id, trail, op: op?.id ?? 0, event: .filtered, at: end)
             return []
         }
         let derived = Reporter.derive(
-            from: id, lineage, op: op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "flatMap"),
+            from: id, trail, op: op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "flatMap"),
             fanout: UInt32(truncatingIfNeeded: min(outputs.count, 65_536)), key: 0, start: start, end: end,
             attachment: attachment())
         var result: [Traced<Outputs.Element>] = []
@@ -212,11 +215,11 @@ extension Traced {
         let end = SpoorClock.now()
         let opID = op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "flatMap")
         guard !outputs.isEmpty else {
-            Reporter.poke(id, lineage, op: opID, event: .filtered, at: end)
+            Reporter.poke(id, trail, op: opID, event: .filtered, at: end)
             return
         }
         let derived = Reporter.derive(
-            from: id, lineage, op: opID, fanout: UInt32(truncatingIfNeeded: Swift.min(outputs.count, 65_536)), key: 0,
+            from: id, trail, op: opID, fanout: UInt32(truncatingIfNeeded: Swift.min(outputs.count, 65_536)), key: 0,
             start: start, end: end, attachment: [:])
         for index in outputs.indices {
             let outputID = derived.id.rawValue == 0 || index >= 65_536 ? RecordID.untracked : RecordID(derived.id.rawValue &+ UInt64(index))
@@ -236,10 +239,10 @@ extension Traced {
         let end = SpoorClock.now()
         let opID = op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "filter")
         guard keep else {
-            Reporter.poke(id, lineage, op: opID, event: .filtered, at: end)
+            Reporter.poke(id, trail, op: opID, event: .filtered, at: end)
             return nil
         }
-        let derived = Reporter.derive(from: id, lineage, op: opID, key: 0, start: start, end: end)
+        let derived = Reporter.derive(from: id, trail, op: opID, key: 0, start: start, end: end)
         return Traced(value: value, id: derived.id, lineage: derived.lineage(0))
     }
 
@@ -254,10 +257,10 @@ extension Traced {
         let end = SpoorClock.now()
         let opID = op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "compactMap")
         guard let output else {
-            Reporter.poke(id, lineage, op: opID, event: .filtered, at: end)
+            Reporter.poke(id, trail, op: opID, event: .filtered, at: end)
             return nil
         }
-        let derived = Reporter.derive(from: id, lineage, op: opID, key: 0, start: start, end: end)
+        let derived = Reporter.derive(from: id, trail, op: opID, key: 0, start: start, end: end)
         return Traced<Output>(value: output, id: derived.id, lineage: derived.lineage(0))
     }
 
@@ -272,7 +275,7 @@ extension Traced {
         try body(value)
         let end = SpoorClock.now()
         let opID = op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "forEach")
-        let derived = Reporter.derive(from: id, lineage, op: opID, key: 0, start: start, end: end)
+        let derived = Reporter.derive(from: id, trail, op: opID, key: 0, start: start, end: end)
         Traced<Void>(value: (), id: derived.id, lineage: derived.lineage(0)).exit(op, at: end)
     }
 
@@ -300,7 +303,7 @@ extension Traced {
         let output = try merge(value, other.value)
         let end = SpoorClock.now()
         let derived = Reporter.derive(
-            from: [(id, lineage), (other.id, other.lineage)],
+            from: [(id, trail), (other.id, other.trail)],
             op: op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: kind), key: key, start: start, end: end,
             fold: false)
         return Traced(value: output, id: derived.id, lineage: derived.lineage(0))
@@ -320,7 +323,7 @@ extension Traced {
         let output = try merge(value, other.value)
         let end = SpoorClock.now()
         let derived = Reporter.derive(
-            from: [(id, lineage), (other.id, other.lineage)],
+            from: [(id, trail), (other.id, other.trail)],
             op: op?.id ?? Operator.callSite(fileID: fileID, line: line, kind: "join"), key: key, start: start, end: end,
             fold: false)
         return Traced<Output>(value: output, id: derived.id, lineage: derived.lineage(0))
@@ -331,7 +334,17 @@ extension Traced {
     public func poke(_ event: RecordEvent, op: Operator? = nil) -> Traced<Value> {
         if _fastPath(id.rawValue == 0) { return self }
         let nanos = SpoorClock.now()
-        return Traced(value: value, id: id, lineage: Reporter.poke(id, lineage, op: op?.id ?? 0, event: event, at: nanos))
+        return Traced(value: value, id: id, lineage: Reporter.poke(id, trail, op: op?.id ?? 0, event: event, at: nanos))
+    }
+
+    /// Poke with two events at the same instant (a record leaving a queue as it is read from a
+    /// shuffle): one clock read, and in piggyback mode one view for both.
+    @inlinable
+    public func poke(_ event: RecordEvent, then second: RecordEvent, op: Operator? = nil) -> Traced<Value> {
+        if _fastPath(id.rawValue == 0) { return self }
+        let nanos = SpoorClock.now()
+        return Traced(
+            value: value, id: id, lineage: Reporter.poke(id, trail, op: op?.id ?? 0, event: event, then: second, at: nanos))
     }
 
     /// The record leaves the traced topology: reports an `exit` event (in piggyback mode, the
@@ -340,6 +353,6 @@ extension Traced {
     @discardableResult
     public func exit(_ op: Operator? = nil, at nanos: UInt64 = 0) -> RecordID {
         if _fastPath(id.rawValue == 0) { return .untracked }
-        return Reporter.exit(id, lineage, op: op?.id ?? 0, at: nanos == 0 ? SpoorClock.now() : nanos)
+        return Reporter.exit(id, trail, op: op?.id ?? 0, at: nanos == 0 ? SpoorClock.now() : nanos)
     }
 }

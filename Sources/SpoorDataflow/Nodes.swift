@@ -42,7 +42,7 @@ struct Downstream<Element>: @unchecked Sendable {
                     if _fastPath(!record.isTracked) {
                         emit(record, window)
                     } else {
-                        emit(record.poke(.bufferLeave, op: op).poke(.shuffleRead, op: op), window)
+                        emit(record.poke(.bufferLeave, then: .shuffleRead, op: op), window)
                     }
                 }
             },
@@ -280,8 +280,15 @@ final class KeyedAggregator<Key: Hashable & Sendable, Input: Sendable, Entry, Ou
 
     @inlinable
     func flush(through window: UInt64?) {
-        for (closing, entries) in state.close(through: window) {
-            for (key, entry) in entries {
+        var closed = state.close(through: window)
+        for index in closed.indices {
+            let closing = closed[index].window
+            // Take each result out of the state before emitting it, so that what it holds (in
+            // piggyback mode, its lineage graph, cut as it is reported) is freed right after it
+            // is emitted, while still in cache, rather than with the whole window at the end.
+            var pending = ContiguousArray(closed[index].entries)
+            closed[index].entries = [:]
+            while let (key, entry) = pending.popLast() {
                 results(key, entry) { self.next.emit($0, closing) }
             }
         }

@@ -247,14 +247,14 @@ extension SwiftAPITests {
         }
     }
 
-    @Test("piggybacked lineage equals the lineage reconstructed from direct reports")
-    func piggybackEqualsDirect() throws {
+    @Test("piggybacked lineage equals the lineage reconstructed from direct reports", arguments: [1, 2])
+    func piggybackEqualsDirect(parallelism: Int) throws {
         let text = sentences(400)
         func shapes(_ mode: TracingMode) throws -> [String] {
             let (records, graph, _) = try traced(sampling: .all, mode: mode) {
                 var configuration = DataflowConfiguration()
                 configuration.tracing = true
-                configuration.parallelism = 1
+                configuration.parallelism = parallelism
                 let flow = Dataflow(configuration)
                 let collected = flow.source("sentences", text) { $0.traceKeyHash }
                     .flatMap("split") { $0.split(separator: " ").map(String.init) }

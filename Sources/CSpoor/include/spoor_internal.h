@@ -166,6 +166,12 @@ spoor__thread *SPOOR_NONNULL spoorint_thread_state(void);
 #define SPOORINT_DETAIL_CAPACITY 256u
 char *SPOOR_NONNULL spoorint_error_detail_buffer(void);
 
+/* ---- memory ---------------------------------------------------------------------------- */
+
+/* Asks the CPU to start loading the cache line at `address` for reading. Never faults, whatever
+ * the address. (Piggyback reporting walks graphs built on other threads, long out of cache.) */
+static inline void spoorint_prefetch(const void *SPOOR_NULLABLE address) { __builtin_prefetch(address, 0, 3); }
+
 /* ---- clock ----------------------------------------------------------------------------- */
 
 /* A cheap monotonic tick counter: the TSC on x86-64 (about 11 ns here, against about 28 ns for

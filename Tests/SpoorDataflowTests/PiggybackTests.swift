@@ -1,0 +1,71 @@
+@testable import Spoor
+import SpoorDataflow
+import SpoorLineage
+import SpoorLog
+import Testing
+
+extension SwiftAPITests {
+    @Test("piggyback: nodes shared by several exits, and events seen by several consumers, are reported once")
+    func piggybackSharedNodesReportOnce() throws {
+        let (ids, graph, _) = try traced(sampling: .all, mode: .piggyback) {
+            let source = Operator("source")
+            let words = Traced.enter("a b c", at: source).flatMap(Operator("split")) { $0.split(separator: " ").map(String.init) }
+            let shuffled = words[0].poke(.bufferLeave, then: .shuffleRead)
+            // The poked record feeds two consumers; the split node is shared by all three words.
+            let left = shuffled.map(Operator("left")) { $0 + "!" }
+            let right = shuffled.map(Operator("right")) { $0 + "?" }
+            let others = words[1].combine(words[2], Operator("pair")) { $0 + $1 }
+            return [left.exit(), right.exit(), others.exit()].map(\.rawValue)
+        }
+        #expect(ids.allSatisfy { $0 != 0 })
+        let splits = graph.records.values.filter { graph.operatorName(of: $0.id) == "split" }
+        #expect(splits.count == 3, "one report for the split, minting its three outputs")
+        let splitFirst = try #require(splits.map(\.id).min())
+        #expect(graph.records[ids[0]]?.parents == [splitFirst])
+        #expect(graph.records[ids[1]]?.parents == [splitFirst])
+        #expect(graph.records[ids[2]]?.parents == [splitFirst + 1, splitFirst + 2])
+        let reads = try #require(graph.records[splitFirst]?.events.filter { $0.event == RecordEvent.shuffleRead.code })
+        #expect(reads.count == 1, "the two consumers of the poked record report its events once")
+        #expect(graph.records[splitFirst]?.events.contains { $0.event == RecordEvent.bufferLeave.code } == true)
+    }
+
+    @Test("piggyback: a record's lineage is cut from the graph once reported, and long chains free without recursion")
+    func piggybackPrunesAndFreesChains() throws {
+        let ((afterExit, unreportedHeld), _, _) = try traced(sampling: .all, mode: .piggyback) {
+            let source = Operator("source")
+            let step = Operator("step")
+            var record = Traced.enter(0, at: source)
+            for _ in 0..<1_000 { record = record.map(step) { $0 + 1 } }
+            let head = try #require(record.lineage?.head)
+            #expect(head.firstInput != nil)
+            record.exit()
+            let afterExit = head.firstInput == nil && head.reportedID != nil
+
+            // A chain of 200,000 nodes never reported: dropping it must not recurse per node.
+            var long = Traced.enter(0, at: source)
+            for _ in 0..<200_000 { long = long.map(step) { $0 &+ 1 } }
+            let unreportedHeld = long.lineage?.head.reportedID == nil
+            long = Traced(untracked: 0)
+            return (afterExit, unreportedHeld)
+        }
+        #expect(afterExit, "reporting cut the head from its inputs and gave it an id")
+        #expect(unreportedHeld)
+    }
+
+    @Test("piggyback: the unretained view of a lineage reference has the reference's layout")
+    func piggybackReferenceLayout() {
+        #expect(MemoryLayout<UnretainedLineageRef>.size == MemoryLayout<LineageRef>.size)
+        #expect(MemoryLayout<UnretainedLineageRef>.stride == MemoryLayout<LineageRef>.stride)
+        #expect(MemoryLayout<UnretainedLineageRef>.alignment == MemoryLayout<LineageRef>.alignment)
+        let node = LineageNode(entry: 77, op: 1, keyHash: 0, at: 0)
+        let references = ContiguousArray([LineageRef(entry: 42), LineageRef(node, output: 3)])
+        let seen = references.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: UnretainedLineageRef.self) { unretained in
+                unretained.map { ($0.object?.toOpaque(), $0.payload) }
+            }
+        }
+        #expect(seen[0].0 == nil && seen[0].1 == 42)
+        #expect(seen[1].0 == Unmanaged.passUnretained(node as PiggybackLineage).toOpaque() && seen[1].1 == 3)
+        #expect(references[1].report() == 80, "an already-reported node's id plus the output")
+    }
+}
