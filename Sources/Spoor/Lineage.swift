@@ -99,6 +99,57 @@ struct UnretainedLineageRef {
     }
 }
 
+/// An input of a node with several parents: a parent record's lineage and, optionally, the UDF
+/// application that made the contributing record from it, kept inline. A record whose only use is
+/// to be folded (a keyed record going into an aggregation) then needs no node of its own: its
+/// application is reported from here, as direct reporting would have reported it.
+@usableFromInline
+struct LineageInput: Sendable {
+    /// The parent record's lineage.
+    @usableFromInline let parent: LineageRef
+    /// The inline application's operator, or 0: the input is `parent` itself.
+    @usableFromInline let op: UInt32
+    /// The inline application's output key hash and timing.
+    @usableFromInline let keyHash: UInt64, startNanos: UInt64, endNanos: UInt64
+
+    /// The parent record itself.
+    @inlinable
+    init(_ parent: LineageRef) {
+        self.parent = parent
+        op = 0
+        keyHash = 0
+        startNanos = 0
+        endNanos = 0
+    }
+
+    /// The output of a one-to-one application of `op` on `parent`.
+    @inlinable
+    init(applying op: UInt32, to parent: LineageRef, keyHash: UInt64, start: UInt64, end: UInt64) {
+        self.parent = parent
+        self.op = op
+        self.keyHash = keyHash
+        startNanos = start
+        endNanos = end
+    }
+}
+
+/// `LineageInput` read without retaining its parent's object (same layout), for the report
+/// traversal.
+struct UnretainedLineageInput {
+    let parent: UnretainedLineageRef
+    let op: UInt32
+    let keyHash: UInt64, startNanos: UInt64, endNanos: UInt64
+
+    /// Reports the parent's graph and then the inline application, if any; returns the input's id.
+    func report() -> UInt64 {
+        let parentID = parent.report()
+        guard op != 0, parentID != 0 else { return parentID }
+        var id: UInt64 = 0
+        _ = spoor_checkpoint1(parentID, op, keyHash, startNanos, endNanos, &id)
+        return id
+    }
+}
+
 /// The lineage a piggybacked record carries: the node that produced it, which of the node's
 /// outputs it is, and the events it saw since. A node is itself the lineage of its first output
 /// (no extra object for the common one-output case); other outputs, and records that saw events,
@@ -215,7 +266,9 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
     /// Metadata of the application.
     public let attachment: Attachment
     /// The other inputs (shared with the fold that gathered them: no copy).
-    @exclusivity(unchecked) var otherInputs: ContiguousArray<LineageRef>
+    @exclusivity(unchecked) var otherInputs: ContiguousArray<LineageInput>
+    /// More inputs, in the arrays of the partial folds that were merged (shared, not copied).
+    @exclusivity(unchecked) var mergedInputs: [ContiguousArray<LineageInput>]
 
     /// The first id of the node's outputs once reported, or nil.
     public var reportedID: RecordID? {
@@ -225,8 +278,8 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
 
     private init(
         kind: Kind, op: UInt32, fanout: UInt32, keyHash: UInt64, start: UInt64, end: UInt64, fold: Bool,
-        attachment: Attachment, firstInput: LineageRef?, otherInputs: ContiguousArray<LineageRef>,
-        reported: UInt64
+        attachment: Attachment, firstInput: LineageRef?, otherInputs: ContiguousArray<LineageInput>,
+        mergedInputs: [ContiguousArray<LineageInput>] = [], reported: UInt64
     ) {
         self.kind = kind
         isFold = fold
@@ -238,6 +291,7 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
         self.attachment = attachment
         self.firstInput = firstInput
         self.otherInputs = otherInputs
+        self.mergedInputs = mergedInputs
         self.reported = Atomic(reported)
         super.init(output: 0, isView: false)
     }
@@ -259,14 +313,15 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
             attachment: attachment, firstInput: input, otherInputs: [], reported: 0)
     }
 
-    /// A UDF application on several records. The input array is kept as given (no copy: a fold's
-    /// can hold every contributor of a window).
+    /// A UDF application on several records. The input arrays are kept as given (no copy: a
+    /// fold's can hold every contributor of a window).
     convenience init(
-        op: UInt32, keyHash: UInt64, start: UInt64, end: UInt64, fold: Bool, inputs: ContiguousArray<LineageRef>
+        op: UInt32, keyHash: UInt64, start: UInt64, end: UInt64, fold: Bool, inputs: ContiguousArray<LineageInput>,
+        merged: [ContiguousArray<LineageInput>] = []
     ) {
         self.init(
             kind: .udf, op: op, fanout: 1, keyHash: keyHash, start: start, end: end, fold: fold, attachment: [:],
-            firstInput: nil, otherInputs: inputs, reported: 0)
+            firstInput: nil, otherInputs: inputs, mergedInputs: merged, reported: 0)
     }
 
     deinit {
@@ -305,7 +360,10 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
         let first = firstInput.take()
         let others = otherInputs
         otherInputs = []
-        let count = (first == nil ? 0 : 1) + others.count
+        let merged = mergedInputs
+        mergedInputs = []
+        var count = (first == nil ? 0 : 1) + others.count
+        for inputs in merged { count += inputs.count }
         var id: UInt64 = 0
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max(count, 1)) { parents in
             var index = 0
@@ -313,26 +371,8 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
                 parents[0] = first.report()
                 index = 1
             }
-            others.withUnsafeBufferPointer { inputs in
-                // Read as unmanaged references: `others` keeps them alive, and no retain/release
-                // pair per input is paid for.
-                inputs.withMemoryRebound(to: UnretainedLineageRef.self) { unretained in
-                    // The inputs of a fold were built on other threads, long ago: fetch ahead.
-                    let ahead = 8
-                    for position in unretained.indices.prefix(ahead) {
-                        if let object = unretained[position].object { spoorint_prefetch(object.toOpaque()) }
-                    }
-                    for position in unretained.indices {
-                        if position &+ ahead < unretained.count, let object = unretained[position &+ ahead].object {
-                            let address = object.toOpaque()
-                            spoorint_prefetch(address)
-                            spoorint_prefetch(address + 64)
-                        }
-                        parents[index] = unretained[position].report()
-                        index += 1
-                    }
-                }
-            }
+            index = Self.report(others, into: parents, at: index)
+            for inputs in merged { index = Self.report(inputs, into: parents, at: index) }
             attachment.withAttributes { attributes, attributeCount in
                 var info = spoor_report_info()
                 info.op = op
@@ -353,5 +393,33 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
         // Ids have a non-zero 48-bit block prefix, so 0, 1 and 2 are free to mark states.
         reported.store(id > 2 ? id : 2, ordering: .releasing)
         return id > 2 ? id : 0
+    }
+
+    /// Reports each of `inputs` into `parents` from `index` on; returns the index after them.
+    private static func report(
+        _ inputs: ContiguousArray<LineageInput>, into parents: UnsafeMutableBufferPointer<UInt64>, at index: Int
+    ) -> Int {
+        var index = index
+        inputs.withUnsafeBufferPointer { buffer in
+            // Read as unmanaged references: `inputs` keeps them alive, and no retain/release pair
+            // per input is paid for.
+            buffer.withMemoryRebound(to: UnretainedLineageInput.self) { unretained in
+                // The inputs of a fold were built on other threads, long ago: fetch ahead.
+                let ahead = 8
+                for position in unretained.indices.prefix(ahead) {
+                    if let object = unretained[position].parent.object { spoorint_prefetch(object.toOpaque()) }
+                }
+                for position in unretained.indices where index < parents.count {
+                    if position &+ ahead < unretained.count, let object = unretained[position &+ ahead].parent.object {
+                        let address = object.toOpaque()
+                        spoorint_prefetch(address)
+                        spoorint_prefetch(address + 64)
+                    }
+                    parents[index] = unretained[position].report()
+                    index += 1
+                }
+            }
+        }
+        return index
     }
 }

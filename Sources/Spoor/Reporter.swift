@@ -68,17 +68,32 @@ enum Reporter {
         return Derived(id: RecordID(out), node: nil)
     }
 
+    /// A one-to-one application whose output goes straight into a fold: reported now (direct
+    /// mode), or kept inline in the fold's lineage (piggyback mode: no node for it).
+    @usableFromInline
+    static func contribution(
+        from parent: RecordID, _ lineage: LineageRef?, op: UInt32, key: UInt64, start: UInt64, end: UInt64
+    ) -> FoldContribution {
+        if let lineage {
+            let input = LineageInput(applying: op, to: lineage, keyHash: key, start: start, end: end)
+            return FoldContribution(.inline(input, traceID: parent))
+        }
+        var out: UInt64 = 0
+        _ = spoor_checkpoint1(parent.rawValue, op, key, start, end, &out)
+        return FoldContribution(out == 0 ? .untracked : .reported(RecordID(out)))
+    }
+
     /// Several parents (combine, join, cogroup, a fold). Untracked parents are left out.
     @usableFromInline
     static func derive(
         from parents: [(RecordID, LineageRef?)], op: UInt32, key: UInt64, start: UInt64, end: UInt64, fold: Bool
     ) -> Derived {
         var ids: [UInt64] = []
-        var edges: ContiguousArray<LineageRef> = []
+        var edges: ContiguousArray<LineageInput> = []
         var traceID: UInt64 = 0
         for (id, lineage) in parents where id.rawValue != 0 {
             if let lineage {
-                edges.append(lineage)
+                edges.append(LineageInput(lineage))
                 if traceID == 0 { traceID = id.rawValue }
             } else {
                 ids.append(id.rawValue)
@@ -89,11 +104,12 @@ enum Reporter {
 
     @usableFromInline
     static func derive(
-        ids: [UInt64], edges: ContiguousArray<LineageRef>, traceID: UInt64, op: UInt32, key: UInt64, start: UInt64, end: UInt64,
+        ids: [UInt64], edges: ContiguousArray<LineageInput>, merged: [ContiguousArray<LineageInput>] = [], traceID: UInt64,
+        op: UInt32, key: UInt64, start: UInt64, end: UInt64,
         fold: Bool
     ) -> Derived {
-        if !edges.isEmpty {
-            let node = LineageNode(op: op, keyHash: key, start: start, end: end, fold: fold, inputs: edges)
+        if !edges.isEmpty || !merged.isEmpty {
+            let node = LineageNode(op: op, keyHash: key, start: start, end: end, fold: fold, inputs: edges, merged: merged)
             return Derived(id: RecordID(traceID), node: node)
         }
         guard !ids.isEmpty else { return Derived(id: .untracked, node: nil) }
@@ -156,7 +172,9 @@ enum Reporter {
 /// contributor was traced.
 public struct TraceFold: Sendable {
     @usableFromInline var ids: [UInt64] = []
-    @usableFromInline var edges: ContiguousArray<LineageRef> = []
+    @usableFromInline var edges: ContiguousArray<LineageInput> = []
+    /// The contributor arrays of merged partial folds, shared rather than copied.
+    @usableFromInline var mergedEdges: [ContiguousArray<LineageInput>] = []
     @usableFromInline var traceID: UInt64 = 0
 
     /// An empty fold.
@@ -165,7 +183,7 @@ public struct TraceFold: Sendable {
 
     /// Whether any traced record contributed.
     @inlinable
-    public var isTracked: Bool { !ids.isEmpty || !edges.isEmpty }
+    public var isTracked: Bool { !ids.isEmpty || !edges.isEmpty || !mergedEdges.isEmpty }
 
     /// Adds a contributing record.
     @inlinable
@@ -178,12 +196,36 @@ public struct TraceFold: Sendable {
     mutating func addTraced(_ id: RecordID, _ lineage: LineageRef?) {
         if let lineage {
             if edges.isEmpty { edges.reserveCapacity(8) }
-            edges.append(lineage)
+            edges.append(LineageInput(lineage))
             if traceID == 0 { traceID = id.rawValue }
         } else if ids.count < Int(SPOOR_MAX_PARENTS) {
             // Aggregates usually gather several contributors: grow once, not at 1, 2, 4, 8.
             if ids.isEmpty { ids.reserveCapacity(8) }
             ids.append(id.rawValue)
+        }
+    }
+
+    /// Adds a record made for this fold by `Traced.mapIntoFold`.
+    @inlinable
+    public mutating func add(_ contribution: consuming FoldContribution) {
+        if _fastPath(!contribution.isTracked) { return }
+        addContribution(contribution)
+    }
+
+    /// Takes the contribution over (its lineage moves into the fold: no retain/release pair).
+    @usableFromInline
+    mutating func addContribution(_ contribution: consuming FoldContribution) {
+        switch contribution.storage {
+        case .untracked:
+            return
+        case .reported(let id):
+            guard ids.count < Int(SPOOR_MAX_PARENTS) else { return }
+            if ids.isEmpty { ids.reserveCapacity(8) }
+            ids.append(id.rawValue)
+        case .inline(let input, let trace):
+            if edges.isEmpty { edges.reserveCapacity(8) }
+            edges.append(input)
+            if traceID == 0 { traceID = trace.rawValue }
         }
     }
 
@@ -197,11 +239,10 @@ public struct TraceFold: Sendable {
     @usableFromInline
     mutating func mergeTraced(_ other: TraceFold) {
         ids += other.ids.prefix(max(Int(SPOOR_MAX_PARENTS) - ids.count, 0))
-        if edges.isEmpty {
-            edges = other.edges  // share the partial's buffer: no per-contributor copy
-        } else {
-            edges += other.edges
-        }
+        // Share the partials' arrays: copying would retain every contributor's lineage, which on
+        // this side of a shuffle is out of cache.
+        if !other.edges.isEmpty { mergedEdges.append(other.edges) }
+        mergedEdges += other.mergedEdges
         if traceID == 0 { traceID = other.traceID }
     }
 
@@ -211,8 +252,37 @@ public struct TraceFold: Sendable {
     public func finish<T>(_ value: T, op: Operator, key: UInt64 = 0, start: UInt64 = 0, end: UInt64 = 0) -> Traced<T> {
         if _fastPath(!isTracked) { return Traced(untracked: value) }
         let derived = Reporter.derive(
-            ids: ids, edges: edges, traceID: traceID, op: op.id, key: key, start: start,
+            ids: ids, edges: edges, merged: mergedEdges, traceID: traceID, op: op.id, key: key, start: start,
             end: end == 0 ? SpoorClock.now() : end, fold: true)
         return Traced(value: value, id: derived.id, lineage: derived.lineage(0))
+    }
+}
+
+/// What a record contributes to a fold when it is made only to be folded (`Traced.mapIntoFold`):
+/// in direct mode the reported id of the record, in piggyback mode the application that makes it,
+/// kept inline in the fold's lineage instead of in a node of its own.
+public struct FoldContribution: Sendable {
+    @usableFromInline
+    enum Storage: Sendable {
+        case untracked
+        /// Direct mode: the record, reported with this id.
+        case reported(RecordID)
+        /// Piggyback mode: the application that makes the record, on a parent of this trace.
+        case inline(LineageInput, traceID: RecordID)
+    }
+
+    @usableFromInline var storage: Storage
+
+    @inlinable
+    init(_ storage: Storage) { self.storage = storage }
+
+    /// No contribution: the record is untracked.
+    public static var untracked: FoldContribution { FoldContribution(.untracked) }
+
+    /// Whether a traced record contributes.
+    @inlinable
+    public var isTracked: Bool {
+        if case .untracked = storage { return false }
+        return true
     }
 }

@@ -171,6 +171,21 @@ extension Traced {
         return Traced<Output>(value: output, id: derived.id, lineage: derived.lineage(0))
     }
 
+    /// lift(f: T -> U) for an output that is only folded (a keyed record entering an aggregation):
+    /// applies `transform` and returns the output with what it contributes to the fold, for
+    /// `TraceFold.add(_:)`. Reports as `map(_:keyOf:_:)` does; in piggyback mode the application
+    /// is kept inline in the fold's lineage instead of in a node of its own.
+    @inlinable
+    public func mapIntoFold<Output>(
+        _ op: Operator, keyOf: (Output) -> UInt64, _ transform: (Value) throws -> Output
+    ) rethrows -> (value: Output, contribution: FoldContribution) {
+        if _fastPath(id.rawValue == 0) { return (try transform(value), .untracked) }
+        let start = SpoorClock.now()
+        let output = try transform(value)
+        let end = SpoorClock.now()
+        return (output, Reporter.contribution(from: id, trail, op: op.id, key: keyOf(output), start: start, end: end))
+    }
+
     /// lift(f: T -> U^m): applies `transform` and reports its m outputs in one report (their ids
     /// are consecutive).
     @inlinable

@@ -88,7 +88,8 @@ public struct DataStream<Element: Sendable>: Sendable {
     ) -> KeyedStream<Key, Value> {
         let op = Operator(name, callSite: "keyBy:\(name)")
         let counters = flow.counters
-        return KeyedStream(stream: extend { next in
+        let connect = self.connect
+        let stream: DataStream<KeyValue<Key, Value>> = extend { next in
             Downstream(
                 emit: { record, window in
                     Self.guarding(record, op, counters) {
@@ -96,7 +97,18 @@ public struct DataStream<Element: Sendable>: Sendable {
                     }
                 },
                 watermark: next.watermark, finish: next.finish)
-        })
+        }
+        // The same keying, for aggregations that fold the keyed records right away.
+        return KeyedStream(stream: stream) { index, next in
+            connect(index, Downstream(
+                emit: { record, window in
+                    Self.guarding(record, op, counters) {
+                        let (pair, contribution) = try record.mapIntoFold(op, keyOf: { reportKeyHash($0.key) }, keyed)
+                        next.emit(pair, contribution, window)
+                    }
+                },
+                watermark: next.watermark, finish: next.finish))
+        }
     }
 
     /// Shuffles the records round-robin onto a new stage of `parallelism` instances.
@@ -174,11 +186,21 @@ public final class CollectedRecords<Element: Sendable>: @unchecked Sendable {
 public struct KeyedStream<Key: Hashable & Sendable, Value: Sendable>: Sendable {
     /// The records.
     public let stream: DataStream<KeyValue<Key, Value>>
+    /// For a stream keyed by `keyBy`: installs the keying step straight in front of an aggregation's
+    /// fold (instead of `stream`), so that keyed records that are only folded need no lineage node.
+    @usableFromInline let connectFolding: (@Sendable (Int, KeyedDownstream<Key, Value>) -> Void)?
 
     /// A keyed view of a stream of keyed records.
     @inlinable
     public init(stream: DataStream<KeyValue<Key, Value>>) {
         self.stream = stream
+        connectFolding = nil
+    }
+
+    @inlinable
+    init(stream: DataStream<KeyValue<Key, Value>>, connectFolding: @escaping @Sendable (Int, KeyedDownstream<Key, Value>) -> Void) {
+        self.stream = stream
+        self.connectFolding = connectFolding
     }
 
     @inlinable
@@ -192,7 +214,24 @@ public struct KeyedStream<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         let next = ChannelStage<Partial<Key, Value>>(name: name, parallelism: flow.parallelism, queueCapacity: flow.queueCapacity)
         flow.add(next)
         let partialStream: DataStream<Partial<Key, Value>>
-        if let combiner {
+        if let connectFolding {
+            // The keying step feeds the combiner (or a one-contributor partial) directly.
+            let folding: @Sendable (Downstream<Partial<Key, Value>>) -> KeyedDownstream<Key, Value>
+            if let combiner {
+                folding = { Combiner(combiner, next: $0).keyedDownstream }
+            } else {
+                folding = { next in
+                    KeyedDownstream(
+                        emit: { pair, contribution, window in
+                            var fold = TraceFold()
+                            fold.add(contribution)
+                            next.emit(Traced(untracked: Partial(key: pair.key, value: pair.value, fold: fold)), window)
+                        },
+                        watermark: next.watermark, finish: next.finish)
+                }
+            }
+            partialStream = DataStream(flow: flow, stage: stream.stage) { index, next in connectFolding(index, folding(next)) }
+        } else if let combiner {
             partialStream = stream.extend { Combiner(combiner, next: $0).downstream }
         } else {
             partialStream = stream.extend { next in

@@ -50,6 +50,27 @@ struct Downstream<Element>: @unchecked Sendable {
     }
 }
 
+/// The receiving end of a keying step whose records are only folded (a keyed aggregation): each
+/// keyed value with what it contributes to its key's fold. The keying UDF's application is
+/// reported as for any map; in piggyback mode it is kept inline in the fold's lineage, so no
+/// lineage node is allocated per keyed record.
+@usableFromInline
+struct KeyedDownstream<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable {
+    @usableFromInline let emit: (KeyValue<Key, Value>, consuming FoldContribution, UInt64) -> Void
+    @usableFromInline let watermark: (UInt64) -> Void
+    @usableFromInline let finish: () -> Void
+
+    @inlinable
+    init(
+        emit: @escaping (KeyValue<Key, Value>, consuming FoldContribution, UInt64) -> Void,
+        watermark: @escaping (UInt64) -> Void, finish: @escaping () -> Void
+    ) {
+        self.emit = emit
+        self.watermark = watermark
+        self.finish = finish
+    }
+}
+
 /// Counters shared by all instances of a dataflow.
 @usableFromInline
 final class FlowCounters: Sendable {
@@ -178,14 +199,20 @@ struct WindowedState<Key: Hashable, Entry> {
     @inlinable
     init() {}
 
-    /// Runs `body` on the entries of `window`, in place.
+    /// Makes `window`'s entries `current`.
     @inlinable
-    mutating func withEntries<R>(_ window: UInt64, _ body: (inout [Key: Entry]) -> R) -> R {
+    mutating func select(_ window: UInt64) {
         if _slowPath(window != currentWindow) {
             if currentWindow != .max { others[currentWindow] = current }
             current = others.removeValue(forKey: window) ?? [:]
             currentWindow = window
         }
+    }
+
+    /// Runs `body` on the entries of `window`, in place.
+    @inlinable
+    mutating func withEntries<R>(_ window: UInt64, _ body: (inout [Key: Entry]) -> R) -> R {
+        select(window)
         return body(&current)
     }
 
@@ -212,7 +239,8 @@ struct WindowedState<Key: Hashable, Entry> {
 final class Combiner<Key: Hashable & Sendable, Value: Sendable> {
     @usableFromInline let combine: (Value, Value) -> Value
     @usableFromInline let next: Downstream<Partial<Key, Value>>
-    @usableFromInline var state = WindowedState<Key, Partial<Key, Value>>()
+    /// Touched only by the instance's thread.
+    @usableFromInline @exclusivity(unchecked) var state = WindowedState<Key, Partial<Key, Value>>()
 
     @inlinable
     init(_ combine: @escaping (Value, Value) -> Value, next: Downstream<Partial<Key, Value>>) {
@@ -222,18 +250,48 @@ final class Combiner<Key: Hashable & Sendable, Value: Sendable> {
 
     @inlinable
     func emit(_ record: Traced<KeyValue<Key, Value>>, window: UInt64) {
-        let combine = self.combine
-        state.withEntries(window) { entries in
-            let key = record.value.key
-            if let index = entries.index(forKey: key) {
-                entries.values[index].value = combine(entries.values[index].value, record.value.value)
-                entries.values[index].fold.add(record)
-            } else {
-                var fold = TraceFold()
-                fold.add(record)
-                entries[key] = Partial(key: key, value: record.value.value, fold: fold)
-            }
+        state.select(window)
+        let pair = record.value
+        if let index = state.current.index(forKey: pair.key) {
+            Self.combine(into: &state.current.values[index], pair.value, combine) { $0.add(record) }
+        } else {
+            var fold = TraceFold()
+            fold.add(record)
+            state.current[pair.key] = Partial(key: pair.key, value: pair.value, fold: fold)
         }
+    }
+
+    /// A keyed value from a keying step fused into this combiner (see `KeyedDownstream`); the
+    /// contribution moves into the key's fold.
+    @inlinable
+    func emit(_ pair: KeyValue<Key, Value>, contribution: consuming FoldContribution, window: UInt64) {
+        state.select(window)
+        if let index = state.current.index(forKey: pair.key) {
+            Self.combine(into: &state.current.values[index], pair.value, combine, contribution)
+        } else {
+            var fold = TraceFold()
+            fold.add(contribution)
+            state.current[pair.key] = Partial(key: pair.key, value: pair.value, fold: fold)
+        }
+    }
+
+    /// Folds `value` into `partial` in place (no copy of the partial and its lineage).
+    @inlinable
+    static func combine(
+        into partial: inout Partial<Key, Value>, _ value: Value, _ combine: (Value, Value) -> Value,
+        _ contribution: consuming FoldContribution
+    ) {
+        partial.value = combine(partial.value, value)
+        partial.fold.add(contribution)
+    }
+
+    @inlinable
+    static func combine(
+        into partial: inout Partial<Key, Value>, _ value: Value, _ combine: (Value, Value) -> Value,
+        _ addContributor: (inout TraceFold) -> Void
+    ) {
+        partial.value = combine(partial.value, value)
+        addContributor(&partial.fold)
     }
 
     @inlinable
@@ -247,6 +305,20 @@ final class Combiner<Key: Hashable & Sendable, Value: Sendable> {
     var downstream: Downstream<KeyValue<Key, Value>> {
         Downstream(
             emit: { self.emit($0, window: $1) },
+            watermark: { window in
+                self.flush(through: window)
+                self.next.watermark(window)
+            },
+            finish: {
+                self.flush(through: nil)
+                self.next.finish()
+            })
+    }
+
+    @inlinable
+    var keyedDownstream: KeyedDownstream<Key, Value> {
+        KeyedDownstream(
+            emit: { self.emit($0, contribution: $1, window: $2) },
             watermark: { window in
                 self.flush(through: window)
                 self.next.watermark(window)

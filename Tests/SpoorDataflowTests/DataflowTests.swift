@@ -247,23 +247,31 @@ extension SwiftAPITests {
         }
     }
 
-    @Test("piggybacked lineage equals the lineage reconstructed from direct reports", arguments: [1, 2])
-    func piggybackEqualsDirect(parallelism: Int) throws {
+    @Test(
+        "piggybacked lineage equals the lineage reconstructed from direct reports",
+        arguments: [1, 2], ["reduceByKey", "reduceByKey without combiner", "groupByKey"])
+    func piggybackEqualsDirect(parallelism: Int, aggregation: String) throws {
         let text = sentences(400)
         func shapes(_ mode: TracingMode) throws -> [String] {
-            let (records, graph, _) = try traced(sampling: .all, mode: mode) {
+            let (records, graph, _) = try traced(sampling: .all, mode: mode) { () throws -> [UInt64] in
                 var configuration = DataflowConfiguration()
                 configuration.tracing = true
                 configuration.parallelism = parallelism
                 let flow = Dataflow(configuration)
-                let collected = flow.source("sentences", text) { $0.traceKeyHash }
+                let keyed = flow.source("sentences", text) { $0.traceKeyHash }
                     .flatMap("split") { $0.split(separator: " ").map(String.init) }
                     .filter("long") { $0.count > 3 }
                     .keyBy("pair") { KeyValue($0, 1) }
-                    .reduceByKey("count") { $0 + $1 }
-                    .collect("out")
-                try flow.run()
-                return collected.records
+                switch aggregation {
+                case "groupByKey":
+                    let collected = keyed.groupByKey("group").collect("out")
+                    try flow.run()
+                    return collected.records.map(\.record.id.rawValue)
+                default:
+                    let collected = keyed.reduceByKey("count", combiner: aggregation == "reduceByKey") { $0 + $1 }.collect("out")
+                    try flow.run()
+                    return collected.records.map(\.record.id.rawValue)
+                }
             }
             // The exit event marks each output record as reported in the log.
             let exits = graph.records.values.filter { $0.events.contains { $0.event == RecordEvent.exit.code } }

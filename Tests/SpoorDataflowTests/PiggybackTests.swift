@@ -57,6 +57,11 @@ extension SwiftAPITests {
         #expect(MemoryLayout<UnretainedLineageRef>.size == MemoryLayout<LineageRef>.size)
         #expect(MemoryLayout<UnretainedLineageRef>.stride == MemoryLayout<LineageRef>.stride)
         #expect(MemoryLayout<UnretainedLineageRef>.alignment == MemoryLayout<LineageRef>.alignment)
+        #expect(MemoryLayout<UnretainedLineageInput>.size == MemoryLayout<LineageInput>.size)
+        #expect(MemoryLayout<UnretainedLineageInput>.stride == MemoryLayout<LineageInput>.stride)
+        #expect(MemoryLayout<UnretainedLineageInput>.alignment == MemoryLayout<LineageInput>.alignment)
+        #expect(MemoryLayout<UnretainedLineageInput>.offset(of: \.keyHash) == MemoryLayout<LineageInput>.offset(of: \.keyHash))
+        #expect(MemoryLayout<UnretainedLineageInput>.offset(of: \.op) == MemoryLayout<LineageInput>.offset(of: \.op))
         let node = LineageNode(entry: 77, op: 1, keyHash: 0, at: 0)
         let references = ContiguousArray([LineageRef(entry: 42), LineageRef(node, output: 3)])
         let seen = references.withUnsafeBufferPointer { buffer in
@@ -67,5 +72,37 @@ extension SwiftAPITests {
         #expect(seen[0].0 == nil && seen[0].1 == 42)
         #expect(seen[1].0 == Unmanaged.passUnretained(node as PiggybackLineage).toOpaque() && seen[1].1 == 3)
         #expect(references[1].report() == 80, "an already-reported node's id plus the output")
+    }
+}
+
+extension SwiftAPITests {
+    @Test("mapIntoFold reports what map would, and its contribution folds like the record", arguments: [TracingMode.direct, .piggyback])
+    func mapIntoFold(mode: TracingMode) throws {
+        let ((foldID, keyHash), graph, _) = try traced(sampling: .all, mode: mode) { () throws -> (UInt64, UInt64) in
+            let source = Operator("source")
+            let keying = Operator("keying")
+            let words = Traced.enter("x y", at: source).flatMap(Operator("split")) { $0.split(separator: " ").map(String.init) }
+            var fold = TraceFold()
+            var total = 0
+            for word in words {
+                let (pair, contribution) = word.mapIntoFold(keying, keyOf: { $0.0.traceKeyHash }) { ($0, 1) }
+                total += pair.1
+                fold.add(contribution)
+            }
+            fold.add(Traced<Int>(untracked: 5))
+            fold.add(FoldContribution.untracked)
+            let result = fold.finish(total, op: Operator("sum"))
+            #expect(result.value == 2)
+            return (result.exit().rawValue, "x".traceKeyHash)
+        }
+        let sum = try #require(graph.records[foldID])
+        #expect(sum.isFold && sum.parents.count == 2)
+        let keyed = sum.parents.compactMap { graph.records[$0] }
+        #expect(keyed.count == 2 && keyed.allSatisfy { graph.operatorName(of: $0.id) == "keying" })
+        #expect(keyed.contains { $0.keyHash == keyHash })
+        #expect(keyed.allSatisfy { $0.endNanos >= $0.startNanos && $0.startNanos > 0 })
+        let splits = Set(keyed.flatMap(\.parents))
+        #expect(splits.count == 2 && splits.allSatisfy { graph.operatorName(of: $0) == "split" })
+        #expect(graph.entries(of: foldID).count == 1)
     }
 }
