@@ -4,7 +4,12 @@
 // 0.5% and 100%, direct and piggyback, each as a ratio to the untraced run of the same round.
 // Also the engine's untraced throughput next to a hand-written single-threaded loop.
 //
+// Every engine run happens in a child process of its own (this program, re-run with --run), so
+// that no run inherits the heap, threads or rings another left behind; the modes alternate within
+// each round so that drift in the machine's speed hits them alike.
+//
 // Prints one JSON object per line. Usage: SpoorFigure4 [--quick]
+import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -15,7 +20,7 @@ import Synchronization
 let quick = CommandLine.arguments.contains("--quick")
 let windowSize = 20_000
 let windows = quick ? 6 : 16
-let rounds = quick ? 1 : 3
+let rounds = quick ? 1 : 5
 let warmupWindows = 2
 
 struct Generator {
@@ -154,8 +159,13 @@ func emit(_ fields: [(String, String)]) {
 
 func quoted(_ text: String) -> String { "\"\(text)\"" }
 
-var generator = Generator(state: 20_191_008)
-let words = vocabulary(&generator)
+/// The vocabulary and the sentences of one distribution, the same in every process.
+func workload(_ distribution: String) -> (words: [String], text: [String]) {
+    var generator = Generator(state: 20_191_008)
+    let words = vocabulary(&generator)
+    var textGenerator = Generator(state: distribution == "zipf" ? 0x2f1f : 0x0f1f)
+    return (words, sentences(zipf: distribution == "zipf", words: words, count: windowSize * windows, &textGenerator))
+}
 let allModes: [Mode] = [
     Mode(name: "untraced", sampling: 0, tracing: nil),
     Mode(name: "direct", sampling: 0.0001, tracing: .direct),
@@ -165,19 +175,56 @@ let allModes: [Mode] = [
     Mode(name: "piggyback", sampling: 0.005, tracing: .piggyback),
     Mode(name: "piggyback", sampling: 1, tracing: .piggyback),
 ]
+/// Child: `--run <index> <distribution> <log directory>` runs mode `index` once and prints its
+/// per-window seconds and the core's counters as one JSON object.
+if let flag = CommandLine.arguments.firstIndex(of: "--run"), CommandLine.arguments.count > flag + 3,
+   let index = Int(CommandLine.arguments[flag + 1]), allModes.indices.contains(index) {
+    let (_, text) = workload(CommandLine.arguments[flag + 2])
+    let run = try engineRun(text, mode: allModes[index], logDirectory: CommandLine.arguments[flag + 3])
+    let windows = run.secondsPerWindow.map { String(format: $0) }.joined(separator: ",")
+    print("{\"seconds\":[\(windows)],\"written\":\(run.statistics?.written ?? 0),\"dropped\":\(run.statistics?.dropped ?? 0),\"results\":\(run.results)}")
+    exit(0)
+}
+
+struct ChildRun: Decodable {
+    var seconds: [Double]
+    var written: UInt64
+    var dropped: UInt64
+}
+
+/// Runs mode `index` in a child process.
+func childRun(_ index: Int, distribution: String, logDirectory: String) throws -> ChildRun {
+    let child = Process()
+    child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+    child.arguments = (quick ? ["--quick"] : []) + ["--run", String(index), distribution, logDirectory]
+    let output = Pipe()
+    child.standardOutput = output
+    try child.run()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    child.waitUntilExit()
+    guard child.terminationStatus == 0 else {
+        throw NSError(domain: "SpoorFigure4", code: Int(child.terminationStatus), userInfo: [NSLocalizedDescriptionKey: "run \(index) failed"])
+    }
+    return try JSONDecoder().decode(ChildRun.self, from: data)
+}
+
 // FIGURE4_MODES=direct:1,untraced:0 restricts the run (for profiling one configuration).
 let selected = getenv("FIGURE4_MODES").map { String(cString: $0).split(separator: ",").map(String.init) }
-let modes = allModes.filter { mode in
-    selected.map { $0.contains("\(mode.name):\(mode.tracing == nil ? "0" : String(mode.sampling))") } ?? true
+let modeIndices = allModes.indices.filter { index in
+    let mode = allModes[index]
+    return selected.map { $0.contains("\(mode.name):\(mode.tracing == nil ? "0" : String(mode.sampling))") } ?? true
 }
+let modes = modeIndices.map { allModes[$0] }
 var template = Array("/tmp/spoor-figure4-XXXXXX".utf8CString)
 let logDirectory = template.withUnsafeMutableBufferPointer { buffer -> String in
     guard let base = buffer.baseAddress, mkdtemp(base) != nil else { return "/tmp/spoor-figure4" }
     return String(cString: base)
 }
 
-for distribution in ["uniform", "zipf"] {
-    let text = sentences(zipf: distribution == "zipf", words: words, count: windowSize * windows, &generator)
+// FIGURE4_DISTRIBUTIONS=zipf restricts the run to one distribution.
+let distributions = getenv("FIGURE4_DISTRIBUTIONS").map { String(cString: $0).split(separator: ",").map(String.init) } ?? ["uniform", "zipf"]
+for distribution in distributions {
+    let (_, text) = workload(distribution)
     let wordsPerSentence = Double(text.reduce(0) { $0 + $1.split(separator: " ").count }) / Double(text.count)
 
     // Per mode, the per-window times pooled over rounds (modes interleaved within each round so
@@ -188,11 +235,12 @@ for distribution in ["uniform", "zipf"] {
     var handTimes: [Double] = []
     for _ in 0..<rounds {
         handTimes += handLoop(text).secondsPerWindow.dropFirst(warmupWindows)
-        for (index, mode) in modes.enumerated() {
-            let run = try engineRun(text, mode: mode, logDirectory: logDirectory)
-            pooled[index] += run.secondsPerWindow.dropFirst(warmupWindows)
-            dropped[index] += run.statistics?.dropped ?? 0
-            written[index] += run.statistics?.written ?? 0
+        for (index, modeIndex) in modeIndices.enumerated() {
+            let run = try childRun(modeIndex, distribution: distribution, logDirectory: logDirectory)
+            pooled[index] += run.seconds.dropFirst(warmupWindows)
+            dropped[index] += run.dropped
+            written[index] += run.written
+            _ = system("rm -rf '\(logDirectory)'/*")
         }
     }
     let untraced = median(pooled[0])
