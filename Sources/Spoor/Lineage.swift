@@ -37,6 +37,8 @@ public enum RecordEvent: Sendable, Hashable {
 public struct TimedEvent: Sendable, Hashable {
     /// What happened.
     public var event: RecordEvent
+    /// The operator that observed it (as in a direct `spoor_poke`).
+    public var op: UInt32
     /// When (CLOCK_MONOTONIC nanoseconds).
     public var nanos: UInt64
 }
@@ -227,8 +229,8 @@ final class LineageView: PiggybackLineage, @unchecked Sendable {
     func reportEvents(_ id: UInt64) {
         earlier?.reportEvents(id)
         guard first != nil, !eventsReported.exchange(true, ordering: .relaxed) else { return }
-        if let first { _ = spoor_poke(id, node.op, first.event.code, first.nanos) }
-        if let second { _ = spoor_poke(id, node.op, second.event.code, second.nanos) }
+        if let first { _ = spoor_poke(id, first.op, first.event.code, first.nanos) }
+        if let second { _ = spoor_poke(id, second.op, second.event.code, second.nanos) }
     }
 
     /// `lineage` with one or two more events.

@@ -153,7 +153,8 @@ enum Reporter {
             return nil
         }
         let view = LineageView.adding(
-            TimedEvent(event: event, nanos: nanos), second.map { TimedEvent(event: $0, nanos: nanos) }, to: lineage)
+            TimedEvent(event: event, op: op, nanos: nanos), second.map { TimedEvent(event: $0, op: op, nanos: nanos) },
+            to: lineage)
         return LineageRef(view)
     }
 
@@ -261,6 +262,10 @@ public struct TraceFold: Sendable {
 /// What a record contributes to a fold when it is made only to be folded (`Traced.mapIntoFold`):
 /// in direct mode the reported id of the record, in piggyback mode the application that makes it,
 /// kept inline in the fold's lineage instead of in a node of its own.
+///
+/// A contribution is for one fold. In piggyback mode, adding it to two folds (or merging one fold
+/// into two, or finishing one twice) reports its application once per fold that reaches the log,
+/// under different ids; a record that several consumers use should be made with `map` instead.
 public struct FoldContribution: Sendable {
     @usableFromInline
     enum Storage: Sendable {

@@ -7,10 +7,11 @@ import Testing
 extension SwiftAPITests {
     @Test("piggyback: nodes shared by several exits, and events seen by several consumers, are reported once")
     func piggybackSharedNodesReportOnce() throws {
+        let reader = Operator("reader")
         let (ids, graph, _) = try traced(sampling: .all, mode: .piggyback) {
             let source = Operator("source")
             let words = Traced.enter("a b c", at: source).flatMap(Operator("split")) { $0.split(separator: " ").map(String.init) }
-            let shuffled = words[0].poke(.bufferLeave, then: .shuffleRead)
+            let shuffled = words[0].poke(.bufferLeave, then: .shuffleRead, op: reader)
             // The poked record feeds two consumers; the split node is shared by all three words.
             let left = shuffled.map(Operator("left")) { $0 + "!" }
             let right = shuffled.map(Operator("right")) { $0 + "?" }
@@ -26,6 +27,7 @@ extension SwiftAPITests {
         #expect(graph.records[ids[2]]?.parents == [splitFirst + 1, splitFirst + 2])
         let reads = try #require(graph.records[splitFirst]?.events.filter { $0.event == RecordEvent.shuffleRead.code })
         #expect(reads.count == 1, "the two consumers of the poked record report its events once")
+        #expect(reads.first?.op == reader.id, "an event carries the operator that observed it, as in direct mode")
         #expect(graph.records[splitFirst]?.events.contains { $0.event == RecordEvent.bufferLeave.code } == true)
     }
 
