@@ -1,6 +1,10 @@
 import CSpoor
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// An engine event observed on a record between two UDFs (the papers' poke).
 public enum RecordEvent: Sendable, Hashable {
     case shuffleWrite, shuffleRead, serialize, deserialize, bufferEnter, bufferLeave, networkSend, networkReceive
@@ -82,9 +86,9 @@ struct LineageRef: Sendable {
     }
 
     /// Reports the graph behind the record and returns the record's id, or 0 if the core refused.
-    func report() -> UInt64 {
+    func report(depth: Int = 0) -> UInt64 {
         guard let object else { return payload }
-        let id = object.report()
+        let id = object.report(depth: depth)
         return id == 0 ? 0 : id &+ payload
     }
 }
@@ -94,9 +98,9 @@ struct UnretainedLineageRef {
     let object: Unmanaged<PiggybackLineage>?
     let payload: UInt64
 
-    func report() -> UInt64 {
+    func report(depth: Int) -> UInt64 {
         guard let object else { return payload }
-        let id = object._withUnsafeGuaranteedRef { $0.report() }
+        let id = object._withUnsafeGuaranteedRef { $0.report(depth: depth) }
         return id == 0 ? 0 : id &+ payload
     }
 }
@@ -143,8 +147,8 @@ struct UnretainedLineageInput {
     let keyHash: UInt64, startNanos: UInt64, endNanos: UInt64
 
     /// Reports the parent's graph and then the inline application, if any; returns the input's id.
-    func report() -> UInt64 {
-        let parentID = parent.report()
+    func report(depth: Int) -> UInt64 {
+        let parentID = parent.report(depth: depth)
         guard op != 0, parentID != 0 else { return parentID }
         var id: UInt64 = 0
         _ = spoor_checkpoint1(parentID, op, keyHash, startNanos, endNanos, &id)
@@ -193,10 +197,10 @@ public class PiggybackLineage: @unchecked Sendable {
     /// several threads report at once, parents before children) and the record's events, and
     /// returns the record's id, or 0 if the core refused. The log then holds the same reports
     /// direct reporting would have written.
-    func report() -> UInt64 {
-        guard isView else { return LineageNode.report(unsafeDowncast(self, to: LineageNode.self)) }
+    func report(depth: Int = 0) -> UInt64 {
+        guard isView else { return LineageNode.report(unsafeDowncast(self, to: LineageNode.self), depth: depth) }
         let view = unsafeDowncast(self, to: LineageView.self)
-        let first = LineageNode.report(view.node)
+        let first = LineageNode.report(view.node, depth: depth)
         guard first != 0 else { return 0 }
         let id = first &+ UInt64(output)
         view.reportEvents(id)
@@ -227,7 +231,14 @@ final class LineageView: PiggybackLineage, @unchecked Sendable {
 
     /// Pokes the events of this view and the views behind it, oldest first, each view's once.
     func reportEvents(_ id: UInt64) {
-        earlier?.reportEvents(id)
+        guard let earlier else { return reportOwnEvents(id) }
+        // A long chain of pokes is walked without recursion.
+        var chain: [LineageView] = [self, earlier]
+        while let next = chain[chain.count - 1].earlier { chain.append(next) }
+        for view in chain.reversed() { view.reportOwnEvents(id) }
+    }
+
+    private func reportOwnEvents(_ id: UInt64) {
         guard first != nil, !eventsReported.exchange(true, ordering: .relaxed) else { return }
         if let first { _ = spoor_poke(id, first.op, first.event.code, first.nanos) }
         if let second { _ = spoor_poke(id, second.op, second.event.code, second.nanos) }
@@ -245,7 +256,12 @@ final class LineageView: PiggybackLineage, @unchecked Sendable {
 /// the node carries the UDF's own timing.
 public final class LineageNode: PiggybackLineage, @unchecked Sendable {
     /// Entry (a root, already reported with its id at entry) or a UDF application.
-    public enum Kind: Sendable { case entry, udf }
+    public enum Kind: Sendable {
+        /// A record sampled at entry.
+        case entry
+        /// A UDF application.
+        case udf
+    }
 
     // Declared first, so that the fields the report path touches first share a cache line.
     /// 0: not reported; 1: being reported; 2: reported but refused; otherwise the first id.
@@ -329,34 +345,133 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
     deinit {
         // Pairs with the releasing store of the thread that reported the node and cut its inputs.
         _ = reported.load(ordering: .acquiring)
-        // A long chain of single-input nodes would otherwise be freed by recursion, one stack
-        // frame per node: unlink it iteratively while this node holds the only reference.
-        var next = firstInput.take()?.object
-        while var current = next.take(), !current.isView, isKnownUniquelyReferenced(&current) {
-            let node = unsafeDowncast(current, to: LineageNode.self)
-            _ = node.reported.load(ordering: .acquiring)
-            next = node.firstInput.take()?.object ?? nil
+        guard firstInput != nil || !otherInputs.isEmpty || !mergedInputs.isEmpty else { return }
+        // An unreported graph is freed without recursion (a long chain of lifts or combines would
+        // otherwise take one stack frame per node): what this node alone holds is taken apart
+        // here, one object at a time, so that no deinit below this one has anything left to free.
+        var work: [PiggybackLineage] = []
+        Self.takeInputs(of: self, into: &work)
+        while var next = work.popLast() {
+            guard isKnownUniquelyReferenced(&next) else { continue }
+            if next.isView {
+                let view = unsafeDowncast(next, to: LineageView.self)
+                work.append(view.node)
+                if let earlier = view.earlier { work.append(earlier) }
+            } else {
+                Self.takeInputs(of: unsafeDowncast(next, to: LineageNode.self), into: &work)
+            }
         }
     }
 
-    /// Reports `node` (its inputs first) once; returns its first output id, or 0.
-    static func report(_ node: LineageNode) -> UInt64 {
+    /// Moves the objects `node`'s inputs refer to into `work` (the node is being freed).
+    private static func takeInputs(of node: LineageNode, into work: inout [PiggybackLineage]) {
+        _ = node.reported.load(ordering: .acquiring)
+        if let object = node.firstInput.take()?.object { work.append(object) }
+        let others = node.otherInputs
+        node.otherInputs = []
+        for input in others { if let object = input.parent.object { work.append(object) } }
+        let merged = node.mergedInputs
+        node.mergedInputs = []
+        for inputs in merged {
+            for input in inputs { if let object = input.parent.object { work.append(object) } }
+        }
+    }
+
+    /// How deep a report recurses; a deeper graph (a long chain of combines) is reported from
+    /// there on without recursion.
+    static let recursionBudget = 64
+
+    /// Reports `node` (its inputs first) once; returns its first output id, or 0. `depth` is the
+    /// recursion depth of the report so far.
+    static func report(_ node: LineageNode, depth: Int = 0) -> UInt64 {
         var state = node.reported.load(ordering: .acquiring)
+        if _fastPath(state > 2) { return state }
+        var spins = 0
         while state <= 1 {
             if state == 0 {
                 let exchange = node.reported.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing)
-                if exchange.exchanged { return node.reportInputsAndSelf() }
+                if exchange.exchanged {
+                    return depth < recursionBudget ? node.reportInputsAndSelf(depth: depth) : reportWithoutRecursion(node)
+                }
                 state = exchange.original
             } else {
                 // Another thread is reporting it: wait for its id.
+                spins = backOff(spins)
                 state = node.reported.load(ordering: .acquiring)
             }
         }
         return state == 2 ? 0 : state  // 2: reported, but the core refused (not running)
     }
 
+    /// One wait for a node another thread is reporting: a CPU pause at first, then yielding the
+    /// CPU (with more threads than cores, the reporter may be waiting for one).
+    private static func backOff(_ spins: Int) -> Int {
+        if spins < 64 {
+            spoorint_pause()
+        } else {
+            sched_yield()
+        }
+        return spins &+ 1
+    }
+
+    /// Reports `root`, which the caller claimed, and the unreported graph below it with an
+    /// explicit stack: each node is reported once all its inputs are.
+    private static func reportWithoutRecursion(_ root: LineageNode) -> UInt64 {
+        var stack: [(node: LineageNode, position: Int)] = [(root, 0)]
+        while let top = stack.last {
+            if let (input, next) = top.node.claimUnreportedInput(from: top.position) {
+                stack[stack.count - 1].position = next
+                stack.append((input, 0))
+            } else {
+                stack.removeLast()
+                // Every input is reported by now: this reports the node itself and goes no deeper.
+                _ = top.node.reportInputsAndSelf(depth: recursionBudget)
+            }
+        }
+        let state = root.reported.load(ordering: .acquiring)
+        return state > 2 ? state : 0
+    }
+
+    /// The node of the first input at or after `position` (counting the first input, then the
+    /// others, then the merged ones) that nobody has reported, claimed for the caller, with the
+    /// position after it; inputs another thread is reporting are waited for. Only the thread that
+    /// claimed this node calls it.
+    private func claimUnreportedInput(from position: Int) -> (LineageNode, Int)? {
+        func claim(_ object: PiggybackLineage?) -> LineageNode? {
+            guard let object else { return nil }
+            let node = object.head
+            var state = node.reported.load(ordering: .acquiring)
+            var spins = 0
+            while state <= 1 {
+                if state == 0 {
+                    let exchange = node.reported.compareExchange(expected: 0, desired: 1, ordering: .acquiringAndReleasing)
+                    if exchange.exchanged { return node }
+                    state = exchange.original
+                } else {
+                    spins = Self.backOff(spins)
+                    state = node.reported.load(ordering: .acquiring)
+                }
+            }
+            return nil
+        }
+        var start = 0
+        if let first = firstInput {
+            if position == 0, let node = claim(first.object) { return (node, 1) }
+            start = 1
+        }
+        for inputs in CollectionOfOne(otherInputs) + mergedInputs {
+            if position < start + inputs.count {
+                for index in max(position - start, 0)..<inputs.count {
+                    if let node = claim(inputs[index].parent.object) { return (node, start + index + 1) }
+                }
+            }
+            start += inputs.count
+        }
+        return nil
+    }
+
     /// The report itself, by the thread that moved the state from 0 to 1.
-    private func reportInputsAndSelf() -> UInt64 {
+    private func reportInputsAndSelf(depth: Int) -> UInt64 {
         // The inputs are reported now: cut them from the graph (freed here if this was their last
         // holder, while still in cache).
         let first = firstInput.take()
@@ -370,11 +485,11 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
         withUnsafeTemporaryAllocation(of: UInt64.self, capacity: max(count, 1)) { parents in
             var index = 0
             if let first {
-                parents[0] = first.report()
+                parents[0] = first.report(depth: depth &+ 1)
                 index = 1
             }
-            index = Self.report(others, into: parents, at: index)
-            for inputs in merged { index = Self.report(inputs, into: parents, at: index) }
+            index = Self.report(others, into: parents, at: index, depth: depth &+ 1)
+            for inputs in merged { index = Self.report(inputs, into: parents, at: index, depth: depth &+ 1) }
             attachment.withAttributes { attributes, attributeCount in
                 var info = spoor_report_info()
                 info.op = op
@@ -385,10 +500,13 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
                 info.attrs = attributes
                 info.n_attrs = attributeCount
                 guard let base = parents.baseAddress, count > 0 else { return }
+                // Every input was reported above; as in direct mode, the report itself names at
+                // most SPOOR_MAX_PARENTS of them.
+                let named = min(count, Int(SPOOR_MAX_PARENTS))
                 if isFold {
-                    _ = spoor_fold_report(base, count, &info, &id)
+                    _ = spoor_fold_report(base, named, &info, &id)
                 } else {
-                    _ = spoor_checkpoint(base, count, &info, &id)
+                    _ = spoor_checkpoint(base, named, &info, &id)
                 }
             }
         }
@@ -399,7 +517,8 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
 
     /// Reports each of `inputs` into `parents` from `index` on; returns the index after them.
     private static func report(
-        _ inputs: ContiguousArray<LineageInput>, into parents: UnsafeMutableBufferPointer<UInt64>, at index: Int
+        _ inputs: ContiguousArray<LineageInput>, into parents: UnsafeMutableBufferPointer<UInt64>, at index: Int,
+        depth: Int
     ) -> Int {
         var index = index
         inputs.withUnsafeBufferPointer { buffer in
@@ -417,7 +536,7 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
                         spoorint_prefetch(address)
                         spoorint_prefetch(address + 64)
                     }
-                    parents[index] = unretained[position].report()
+                    parents[index] = unretained[position].report(depth: depth)
                     index += 1
                 }
             }

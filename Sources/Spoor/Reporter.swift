@@ -109,7 +109,10 @@ enum Reporter {
         fold: Bool
     ) -> Derived {
         if !edges.isEmpty || !merged.isEmpty {
-            let node = LineageNode(op: op, keyHash: key, start: start, end: end, fold: fold, inputs: edges, merged: merged)
+            // Parents reported directly (a record continued from a context string) join as ids.
+            var inputs = edges
+            for id in ids { inputs.append(LineageInput(LineageRef(entry: id))) }
+            let node = LineageNode(op: op, keyHash: key, start: start, end: end, fold: fold, inputs: inputs, merged: merged)
             return Derived(id: RecordID(traceID), node: node)
         }
         guard !ids.isEmpty else { return Derived(id: .untracked, node: nil) }
@@ -131,31 +134,33 @@ enum Reporter {
         return Derived(id: RecordID(out), node: nil)
     }
 
-    /// Reports an event (direct) or records it on the lineage (piggyback).
+    /// Reports an event (direct) or records it on the lineage (piggyback); returns the record's
+    /// id and lineage from now on.
     @usableFromInline
     @discardableResult
     static func poke(
         _ id: RecordID, _ lineage: LineageRef?, op: UInt32, event: RecordEvent, then second: RecordEvent? = nil,
         at nanos: UInt64
-    ) -> LineageRef? {
+    ) -> (id: RecordID, lineage: LineageRef?) {
         guard let lineage else {
             _ = spoor_poke(id.rawValue, op, event.code, nanos)
             if let second { _ = spoor_poke(id.rawValue, op, second.code, nanos) }
-            return nil
+            return (id, nil)
         }
         if event == .filtered || event == .error || second == .filtered || second == .error {
-            // Terminal: the record leaves the pipeline here, so its lineage is reported here.
+            // Terminal: the record leaves the pipeline here, so its lineage is reported here; if
+            // it is used on, it continues from its reported id.
             let final = lineage.report()
             if final != 0 {
                 _ = spoor_poke(final, op, event.code, nanos)
                 if let second { _ = spoor_poke(final, op, second.code, nanos) }
             }
-            return nil
+            return (RecordID(final), nil)
         }
         let view = LineageView.adding(
             TimedEvent(event: event, op: op, nanos: nanos), second.map { TimedEvent(event: $0, op: op, nanos: nanos) },
             to: lineage)
-        return LineageRef(view)
+        return (id, LineageRef(view))
     }
 
     /// The record leaves the topology.
@@ -182,6 +187,21 @@ public struct TraceFold: Sendable {
     @inlinable
     public init() {}
 
+    /// A fold of one contribution, sized for it alone (a partial that travels to be merged).
+    @inlinable
+    public init(_ contribution: consuming FoldContribution) {
+        if _fastPath(!contribution.isTracked) { return }
+        switch contribution.storage {
+        case .untracked:
+            return
+        case .reported(let id):
+            ids = [id.rawValue]
+        case .inline(let input, let trace):
+            edges = [input]
+            traceID = trace.rawValue
+        }
+    }
+
     /// Whether any traced record contributed.
     @inlinable
     public var isTracked: Bool { !ids.isEmpty || !edges.isEmpty || !mergedEdges.isEmpty }
@@ -196,11 +216,11 @@ public struct TraceFold: Sendable {
     @usableFromInline
     mutating func addTraced(_ id: RecordID, _ lineage: LineageRef?) {
         if let lineage {
+            // Aggregates usually gather several contributors: grow once, not at 1, 2, 4, 8.
             if edges.isEmpty { edges.reserveCapacity(8) }
             edges.append(LineageInput(lineage))
             if traceID == 0 { traceID = id.rawValue }
         } else if ids.count < Int(SPOOR_MAX_PARENTS) {
-            // Aggregates usually gather several contributors: grow once, not at 1, 2, 4, 8.
             if ids.isEmpty { ids.reserveCapacity(8) }
             ids.append(id.rawValue)
         }

@@ -85,7 +85,8 @@ public struct Traced<Value> {
     /// Its place in the lineage graph, in piggyback mode.
     @usableFromInline let trail: LineageRef?
 
-    /// Its lineage graph, in piggyback mode.
+    /// Its lineage graph, in piggyback mode. For a record sampled at entry and not derived since,
+    /// a root node made on each access that carries the entry's id only.
     public var lineage: PiggybackLineage? { trail?.lineage }
 
     /// An untracked record.
@@ -344,12 +345,15 @@ extension Traced {
         return Traced<Output>(value: output, id: derived.id, lineage: derived.lineage(0))
     }
 
-    /// Poke: an engine event on the record, with no mutation.
+    /// Poke: an engine event on the record, with no mutation. In piggyback mode a terminal event
+    /// (`filtered`, `error`) reports the record's lineage there, and the returned record continues
+    /// from its reported id.
     @inlinable
     public func poke(_ event: RecordEvent, op: Operator? = nil) -> Traced<Value> {
         if _fastPath(id.rawValue == 0) { return self }
         let nanos = SpoorClock.now()
-        return Traced(value: value, id: id, lineage: Reporter.poke(id, trail, op: op?.id ?? 0, event: event, at: nanos))
+        let poked = Reporter.poke(id, trail, op: op?.id ?? 0, event: event, at: nanos)
+        return Traced(value: value, id: poked.id, lineage: poked.lineage)
     }
 
     /// Poke with two events at the same instant (a record leaving a queue as it is read from a
@@ -358,8 +362,8 @@ extension Traced {
     public func poke(_ event: RecordEvent, then second: RecordEvent, op: Operator? = nil) -> Traced<Value> {
         if _fastPath(id.rawValue == 0) { return self }
         let nanos = SpoorClock.now()
-        return Traced(
-            value: value, id: id, lineage: Reporter.poke(id, trail, op: op?.id ?? 0, event: event, then: second, at: nanos))
+        let poked = Reporter.poke(id, trail, op: op?.id ?? 0, event: event, then: second, at: nanos)
+        return Traced(value: value, id: poked.id, lineage: poked.lineage)
     }
 
     /// The record leaves the traced topology: reports an `exit` event (in piggyback mode, the

@@ -223,8 +223,7 @@ public struct KeyedStream<Key: Hashable & Sendable, Value: Sendable>: Sendable {
                 folding = { next in
                     KeyedDownstream(
                         emit: { pair, contribution, window in
-                            var fold = TraceFold()
-                            fold.add(contribution)
+                            let fold = TraceFold(contribution)
                             next.emit(Traced(untracked: Partial(key: pair.key, value: pair.value, fold: fold)), window)
                         },
                         watermark: next.watermark, finish: next.finish)

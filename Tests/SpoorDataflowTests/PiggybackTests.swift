@@ -108,3 +108,66 @@ extension SwiftAPITests {
         #expect(graph.entries(of: foldID).count == 1)
     }
 }
+
+extension SwiftAPITests {
+    @Test("piggyback: a 100,000-deep chain of combines is reported at exit and freed unreported, without recursion")
+    func piggybackDeepCombineChains() throws {
+        let depth = 100_000
+        let (finalID, graph, _) = try traced(sampling: .all, mode: .piggyback) { () throws -> UInt64 in
+            let source = Operator("source")
+            let add = Operator("add")
+            var total = Traced.enter(0, at: source)
+            for value in 1...depth { total = total.combine(Traced.enter(value, at: source), add) { $0 + $1 } }
+            #expect(total.value == depth * (depth + 1) / 2)
+            let finalID = total.exit().rawValue
+
+            var dropped = Traced.enter(0, at: source)
+            for value in 1...depth { dropped = dropped.combine(Traced.enter(value, at: source), add) { $0 + $1 } }
+            dropped = Traced(untracked: 0)  // freed unreported: must not recurse per node
+            return finalID
+        }
+        let adds = graph.records.values.filter { graph.operatorName(of: $0.id) == "add" }
+        #expect(adds.count == depth, "every combine of the reported chain, and none of the dropped one")
+        #expect(graph.records[finalID]?.parents.count == 2)
+        #expect(adds.allSatisfy { $0.parents.count == 2 })
+    }
+
+    @Test("piggyback: a fold over more than 65,536 records reports them all and names the first 65,536")
+    func piggybackFoldOverParentLimit() throws {
+        let count = 70_000
+        let (foldID, graph, _) = try traced(sampling: .all, mode: .piggyback) { () throws -> UInt64 in
+            let source = Operator("source")
+            let keying = Operator("keying")
+            var fold = TraceFold()
+            for value in 0..<count {
+                fold.add(Traced.enter(value, at: source).mapIntoFold(keying, keyOf: { _ in 1 }) { $0 }.contribution)
+            }
+            return fold.finish(count, op: Operator("count")).exit().rawValue
+        }
+        #expect(graph.records[foldID]?.parents.count == Int(65_536))
+        #expect(graph.records.values.filter { graph.operatorName(of: $0.id) == "keying" }.count == count)
+    }
+
+    @Test("piggyback: parents continued from a context string join a combine; a terminal poke continues from the reported id")
+    func piggybackMixedParentsAndTerminalPoke() throws {
+        let ((continuedID, combinedID, afterDropID, droppedID), graph, _) = try traced(sampling: .all, mode: .piggyback) {
+            () throws -> (UInt64, UInt64, UInt64, UInt64) in
+            let source = Operator("source")
+            let remote = Traced.enter("remote", at: source)
+            let continued = Traced("continued", continuing: remote.context)
+            #expect(continued.isTracked && continued.lineage == nil)
+            let local = Traced.enter("local", at: source).map(Operator("local")) { $0 }
+            let combined = local.combine(continued, Operator("both")) { $0 + $1 }.exit()
+
+            let dropped = Traced.enter("x", at: source).map(Operator("step")) { $0 }.poke(.filtered)
+            let after = dropped.map(Operator("after")) { $0 }
+            return (continued.id.rawValue, combined.rawValue, after.id.rawValue, dropped.id.rawValue)
+        }
+        let both = try #require(graph.records[combinedID])
+        #expect(both.parents.count == 2)
+        #expect(both.parents.contains(continuedID), "the continued record's id is a parent")
+        #expect(graph.operatorName(of: droppedID) == "step", "the filtered record continues from its reported id")
+        #expect(graph.records[afterDropID]?.parents == [droppedID])
+        #expect(graph.records[droppedID]?.events.contains { $0.event == RecordEvent.filtered.code } == true)
+    }
+}

@@ -172,6 +172,15 @@ char *SPOOR_NONNULL spoorint_error_detail_buffer(void);
  * the address. (Piggyback reporting walks graphs built on other threads, long out of cache.) */
 static inline void spoorint_prefetch(const void *SPOOR_NULLABLE address) { __builtin_prefetch(address, 0, 3); }
 
+/* A hint that the caller is spinning on a value another thread will change. */
+static inline void spoorint_pause(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 /* ---- clock ----------------------------------------------------------------------------- */
 
 /* A cheap monotonic tick counter: the TSC on x86-64 (about 11 ns here, against about 28 ns for
