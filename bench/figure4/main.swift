@@ -6,7 +6,8 @@
 //
 // Every engine run happens in a child process of its own (this program, re-run with --run), so
 // that no run inherits the heap, threads or rings another left behind; the modes alternate within
-// each round so that drift in the machine's speed hits them alike.
+// each round so that drift in the machine's speed hits them alike, and a mode's ratio is the
+// median over rounds of its run against the untraced run of the same round.
 //
 // Prints one JSON object per line. Usage: SpoorFigure4 [--quick]
 import Foundation
@@ -20,7 +21,7 @@ import Synchronization
 let quick = CommandLine.arguments.contains("--quick")
 let windowSize = 20_000
 let windows = quick ? 6 : 16
-let rounds = quick ? 1 : 5
+let rounds = quick ? 1 : 7
 let warmupWindows = 2
 
 struct Generator {
@@ -197,6 +198,11 @@ func childRun(_ index: Int, distribution: String, logDirectory: String) throws -
     let child = Process()
     child.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
     child.arguments = (quick ? ["--quick"] : []) + ["--run", String(index), distribution, logDirectory]
+    // The same hash seed in every run: dictionary layouts, and so their speed, do not vary
+    // between the processes being compared.
+    var environment = ProcessInfo.processInfo.environment
+    environment["SWIFT_DETERMINISTIC_HASHING"] = "1"
+    child.environment = environment
     let output = Pipe()
     child.standardOutput = output
     try child.run()
@@ -227,9 +233,10 @@ for distribution in distributions {
     let (_, text) = workload(distribution)
     let wordsPerSentence = Double(text.reduce(0) { $0 + $1.split(separator: " ").count }) / Double(text.count)
 
-    // Per mode, the per-window times pooled over rounds (modes interleaved within each round so
-    // that drift in the machine's speed hits them alike).
+    // Per mode, the per-window times pooled over rounds, and each round's median (modes
+    // interleaved within each round so that drift in the machine's speed hits them alike).
     var pooled = Array(repeating: [Double](), count: modes.count)
+    var roundMedians = Array(repeating: [Double](), count: modes.count)
     var dropped = Array(repeating: UInt64(0), count: modes.count)
     var written = Array(repeating: UInt64(0), count: modes.count)
     var handTimes: [Double] = []
@@ -238,6 +245,7 @@ for distribution in distributions {
         for (index, modeIndex) in modeIndices.enumerated() {
             let run = try childRun(modeIndex, distribution: distribution, logDirectory: logDirectory)
             pooled[index] += run.seconds.dropFirst(warmupWindows)
+            roundMedians[index].append(median(Array(run.seconds.dropFirst(warmupWindows))))
             dropped[index] += run.dropped
             written[index] += run.written
             _ = system("rm -rf '\(logDirectory)'/*")
@@ -246,11 +254,16 @@ for distribution in distributions {
     let untraced = median(pooled[0])
     for (index, mode) in modes.enumerated() {
         let value = median(pooled[index])
+        // The ratio is the median over rounds of this mode's run against the untraced run of the
+        // same round: a run that is slow as a whole (a process placed badly) moves one round's
+        // ratio, not the result.
+        let ratios = zip(roundMedians[index], roundMedians[0]).map { $1 > 0 ? $0 / $1 : 0 }
         emit([
             ("bench", quoted("figure4_wordcount")), ("unit", quoted("s/window")), ("mode", quoted(mode.name)),
             ("sampling", mode.tracing == nil ? "0" : String(mode.sampling)), ("distribution", quoted(distribution)),
             ("median", String(format: value)), ("p99", String(format: percentile(pooled[index], 0.99))),
-            ("ratio", String(format: untraced > 0 ? value / untraced : 0)), ("threads", "2"),
+            ("ratio", String(format: median(ratios))), ("ratio_of_pooled_medians", String(format: untraced > 0 ? value / untraced : 0)),
+            ("round_ratios", "[" + ratios.map { String(format: $0) }.joined(separator: ",") + "]"), ("threads", "2"),
             ("windows", String(pooled[index].count)), ("window_sentences", String(windowSize)),
             ("reports_written", String(written[index])), ("reports_dropped", String(dropped[index])),
         ])
