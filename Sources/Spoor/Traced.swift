@@ -128,10 +128,13 @@ public struct Traced<Value> {
         self.init(value: value, id: RecordID(status == SPOOR_OK ? id : 0), lineage: nil)
     }
 
-    /// The record's context for another process or language ("00-<id>-<flags>").
+    /// The record's context for another process or language ("00-<id>-<flags>"). In piggyback
+    /// mode the record leaves this process with it, so its lineage is reported here (once, however
+    /// often the context is read) and the context names the record itself.
     public var context: String {
+        let contextID = trail.map { $0.report() } ?? id.rawValue
         var buffer = [CChar](repeating: 0, count: Int(SPOOR_CONTEXT_STRING_LEN) + 1)
-        let length = spoor_context_encode(id.rawValue, isTracked ? SPOOR_CONTEXT_SAMPLED : 0, &buffer, buffer.count)
+        let length = spoor_context_encode(contextID, contextID != 0 ? SPOOR_CONTEXT_SAMPLED : 0, &buffer, buffer.count)
         return String(decoding: buffer.prefix(Int(max(length, 0))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 }

@@ -153,8 +153,9 @@ extension SwiftAPITests {
         let ((continuedID, combinedID, afterDropID, droppedID), graph, _) = try traced(sampling: .all, mode: .piggyback) {
             () throws -> (UInt64, UInt64, UInt64, UInt64) in
             let source = Operator("source")
-            let remote = Traced.enter("remote", at: source)
+            let remote = Traced.enter("remote", at: source).map(Operator("upstream")) { $0 }
             let continued = Traced("continued", continuing: remote.context)
+            #expect(Traced("again", continuing: remote.context).id == continued.id, "reported once")
             #expect(continued.isTracked && continued.lineage == nil)
             let local = Traced.enter("local", at: source).map(Operator("local")) { $0 }
             let combined = local.combine(continued, Operator("both")) { $0 + $1 }.exit()
@@ -166,6 +167,7 @@ extension SwiftAPITests {
         let both = try #require(graph.records[combinedID])
         #expect(both.parents.count == 2)
         #expect(both.parents.contains(continuedID), "the continued record's id is a parent")
+        #expect(graph.operatorName(of: continuedID) == "upstream", "the context names the record, reported when handed off")
         #expect(graph.operatorName(of: droppedID) == "step", "the filtered record continues from its reported id")
         #expect(graph.records[afterDropID]?.parents == [droppedID])
         #expect(graph.records[droppedID]?.events.contains { $0.event == RecordEvent.filtered.code } == true)
