@@ -491,14 +491,9 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
             index = Self.report(others, into: parents, at: index, depth: depth &+ 1)
             for inputs in merged { index = Self.report(inputs, into: parents, at: index, depth: depth &+ 1) }
             attachment.withAttributes { attributes, attributeCount in
-                var info = spoor_report_info()
-                info.op = op
-                info.fanout = fanout
-                info.key_hash = keyHash
-                info.start_ns = startNanos
-                info.end_ns = endNanos
-                info.attrs = attributes
-                info.n_attrs = attributeCount
+                var info = spoor_report_info(
+                    op: op, fanout: fanout, keyHash: keyHash, start: startNanos, end: endNanos, attributes: attributes,
+                    count: attributeCount)
                 guard let base = parents.baseAddress, count > 0 else { return }
                 // Every input was reported above; as in direct mode, the report itself names at
                 // most SPOOR_MAX_PARENTS of them.

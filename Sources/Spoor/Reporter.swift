@@ -41,14 +41,8 @@ enum Reporter {
             _ = spoor_checkpoint1(parent.rawValue, op, key, start, end, &out)
         } else {
             attachment.withAttributes { attributes, count in
-                var info = spoor_report_info()
-                info.op = op
-                info.fanout = fanout
-                info.key_hash = key
-                info.start_ns = start
-                info.end_ns = end
-                info.attrs = attributes
-                info.n_attrs = count
+                var info = spoor_report_info(
+                    op: op, fanout: fanout, keyHash: key, start: start, end: end, attributes: attributes, count: count)
                 var parentID = parent.rawValue
                 _ = spoor_checkpoint(&parentID, 1, &info, &out)
             }
@@ -116,11 +110,7 @@ enum Reporter {
             return Derived(id: RecordID(traceID), node: node)
         }
         guard !ids.isEmpty else { return Derived(id: .untracked, node: nil) }
-        var info = spoor_report_info()
-        info.op = op
-        info.key_hash = key
-        info.start_ns = start
-        info.end_ns = end
+        var info = spoor_report_info(op: op, fanout: 0, keyHash: key, start: start, end: end)
         var out: UInt64 = 0
         if fold {
             ids.withUnsafeBufferPointer { buffer in
@@ -210,20 +200,7 @@ public struct TraceFold: Sendable {
     @inlinable
     public mutating func add<T>(_ record: Traced<T>) {
         if _fastPath(record.id.rawValue == 0) { return }
-        addTraced(record.id, record.trail)
-    }
-
-    @usableFromInline
-    mutating func addTraced(_ id: RecordID, _ lineage: LineageRef?) {
-        if let lineage {
-            // Aggregates usually gather several contributors: grow once, not at 1, 2, 4, 8.
-            if edges.isEmpty { edges.reserveCapacity(8) }
-            edges.append(LineageInput(lineage))
-            if traceID == 0 { traceID = id.rawValue }
-        } else if ids.count < Int(SPOOR_MAX_PARENTS) {
-            if ids.isEmpty { ids.reserveCapacity(8) }
-            ids.append(id.rawValue)
-        }
+        addContribution(FoldContribution(record))
     }
 
     /// Adds a record made for this fold by `Traced.mapIntoFold`.
@@ -241,6 +218,7 @@ public struct TraceFold: Sendable {
             return
         case .reported(let id):
             guard ids.count < Int(SPOOR_MAX_PARENTS) else { return }
+            // Aggregates usually gather several contributors: grow once, not at 1, 2, 4, 8.
             if ids.isEmpty { ids.reserveCapacity(8) }
             ids.append(id.rawValue)
         case .inline(let input, let trace):
@@ -301,6 +279,26 @@ public struct FoldContribution: Sendable {
     @inlinable
     init(_ storage: Storage) { self.storage = storage }
 
+    /// What a record contributes to a fold as a whole: its reported id (direct mode), or its
+    /// lineage (piggyback mode).
+    @inlinable
+    public init<T>(_ record: Traced<T>) {
+        if _fastPath(record.id.rawValue == 0) {
+            self.init(.untracked)
+        } else {
+            self.init(id: record.id, trail: record.trail)
+        }
+    }
+
+    @usableFromInline
+    init(id: RecordID, trail: LineageRef?) {
+        if let trail {
+            storage = .inline(LineageInput(trail), traceID: id)
+        } else {
+            storage = id.rawValue == 0 ? .untracked : .reported(id)
+        }
+    }
+
     /// No contribution: the record is untracked.
     public static var untracked: FoldContribution { FoldContribution(.untracked) }
 
@@ -309,5 +307,22 @@ public struct FoldContribution: Sendable {
     public var isTracked: Bool {
         if case .untracked = storage { return false }
         return true
+    }
+}
+
+extension spoor_report_info {
+    /// The description of one report, for `spoor_checkpoint` and `spoor_fold_report`.
+    init(
+        op: UInt32, fanout: UInt32, keyHash: UInt64, start: UInt64, end: UInt64,
+        attributes: UnsafePointer<spoor_attr>? = nil, count: Int = 0
+    ) {
+        self.init()
+        self.op = op
+        self.fanout = fanout
+        key_hash = keyHash
+        start_ns = start
+        end_ns = end
+        attrs = attributes
+        n_attrs = count
     }
 }

@@ -250,15 +250,7 @@ final class Combiner<Key: Hashable & Sendable, Value: Sendable> {
 
     @inlinable
     func emit(_ record: Traced<KeyValue<Key, Value>>, window: UInt64) {
-        state.select(window)
-        let pair = record.value
-        if let index = state.current.index(forKey: pair.key) {
-            Self.combine(into: &state.current.values[index], pair.value, combine) { $0.add(record) }
-        } else {
-            var fold = TraceFold()
-            fold.add(record)
-            state.current[pair.key] = Partial(key: pair.key, value: pair.value, fold: fold)
-        }
+        emit(record.value, contribution: FoldContribution(record), window: window)
     }
 
     /// A keyed value from a keying step fused into this combiner (see `KeyedDownstream`); the
@@ -285,14 +277,6 @@ final class Combiner<Key: Hashable & Sendable, Value: Sendable> {
         partial.fold.add(contribution)
     }
 
-    @inlinable
-    static func combine(
-        into partial: inout Partial<Key, Value>, _ value: Value, _ combine: (Value, Value) -> Value,
-        _ addContributor: (inout TraceFold) -> Void
-    ) {
-        partial.value = combine(partial.value, value)
-        addContributor(&partial.fold)
-    }
 
     @inlinable
     func flush(through window: UInt64?) {
@@ -301,32 +285,29 @@ final class Combiner<Key: Hashable & Sendable, Value: Sendable> {
         }
     }
 
+    /// A window closed upstream: its partials go out, then the watermark.
+    @inlinable
+    func watermark(_ window: UInt64) {
+        flush(through: window)
+        next.watermark(window)
+    }
+
+    @inlinable
+    func finish() {
+        flush(through: nil)
+        next.finish()
+    }
+
     @inlinable
     var downstream: Downstream<KeyValue<Key, Value>> {
-        Downstream(
-            emit: { self.emit($0, window: $1) },
-            watermark: { window in
-                self.flush(through: window)
-                self.next.watermark(window)
-            },
-            finish: {
-                self.flush(through: nil)
-                self.next.finish()
-            })
+        Downstream(emit: { self.emit($0, window: $1) }, watermark: { self.watermark($0) }, finish: { self.finish() })
     }
 
     @inlinable
     var keyedDownstream: KeyedDownstream<Key, Value> {
         KeyedDownstream(
-            emit: { self.emit($0, contribution: $1, window: $2) },
-            watermark: { window in
-                self.flush(through: window)
-                self.next.watermark(window)
-            },
-            finish: {
-                self.flush(through: nil)
-                self.next.finish()
-            })
+            emit: { self.emit($0, contribution: $1, window: $2) }, watermark: { self.watermark($0) },
+            finish: { self.finish() })
     }
 }
 
