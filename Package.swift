@@ -1,11 +1,22 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-// libspoor.so: the C ABI in include/spoor.h, implemented in Swift (SpoorRuntime) and linked with
-// a SONAME, a version script that exports only spoor_* symbols, and -z nodelete (dlclose of a
-// Swift image followed by Swift code elsewhere is unsafe).
+// The core of Spoor: libspoor.so, the C ABI of include/spoor.h implemented in Swift
+// (SpoorRuntime), linked with a SONAME, a version script that exports only spoor_* symbols, and
+// -z nodelete (dlclose of a Swift image followed by Swift code elsewhere is unsafe); the log
+// format (SpoorLog), lineage reconstruction from logs (SpoorLineage) and the `spoor` CLI.
+//
+// Every binding reaches the runtime only through libspoor.so: the Swift binding
+// (bindings/swift, `import Spoor`) is a package of its own that depends on the `spoor` dynamic
+// library product and the `SpoorABI` header module, so its programs link libspoor.so
+// dynamically instead of carrying a copy of the runtime.
+//
+// The SONAME is libspoor.so.0 for the library scripts/build ships (it sets SPOOR_SONAME), and
+// libspoor.so inside a SwiftPM build folder, where no libspoor.so.0 link exists for programs
+// built there (the Swift binding's tests and examples) to find at run time.
+let soname = Context.environment["SPOOR_SONAME"] ?? "libspoor.so"
 let libraryLinkerFlags: [String] = [
-    "-Xlinker", "-soname=libspoor.so.0",
+    "-Xlinker", "-soname=\(soname)",
     "-Xlinker", "--version-script=\(Context.packageDirectory)/Sources/SpoorLibrary/exports.map",
     "-Xlinker", "-z", "-Xlinker", "nodelete",
 ]
@@ -14,20 +25,29 @@ let package = Package(
     name: "spoor",
     products: [
         .library(name: "spoor", type: .dynamic, targets: ["SpoorLibrary"]),
-        .library(name: "Spoor", targets: ["Spoor"]),
-        .library(name: "SpoorDataflow", targets: ["SpoorDataflow"]),
+        /// The public C header (include/spoor.h) as a module, for bindings written in Swift.
+        .library(name: "SpoorABI", targets: ["SpoorABI"]),
+        .library(name: "SpoorLog", targets: ["SpoorLog"]),
         .library(name: "SpoorLineage", targets: ["SpoorLineage"]),
-        // Installed as `spoor` by scripts/setup (a product may not share the library's name).
+        // Installed as `spoor` by scripts/build (a product may not share the library's name).
         .executable(name: "spoor-cli", targets: ["SpoorCLI"]),
-        .executable(name: "WordCount", targets: ["WordCount"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        .target(name: "CSpoor", path: "Sources/CSpoor"),
-        .target(name: "SpoorLog", dependencies: ["CSpoor"]),
-        .target(name: "SpoorRuntime", dependencies: ["CSpoor", "SpoorLog"]),
+        // The contract: include/spoor.h, and nothing else.
+        .target(name: "SpoorABI", path: "Sources/SpoorABI"),
+        // Private C helpers of the core: shared-memory and report layouts, atomics, CRC-32C,
+        // system calls Swift does not import.
+        .target(name: "CSpoor", dependencies: ["SpoorABI"], path: "Sources/CSpoor"),
+        // The runtime's process-wide and thread-local state (what the header's inline fast paths
+        // read): linked into libspoor.so only, never into a log reader or a binding.
+        .target(name: "CSpoorState", dependencies: ["CSpoor"], path: "Sources/CSpoorState"),
+        // Helpers of the core's Swift modules: one home for locks, threads, errno, hex.
+        .target(name: "SpoorSupport", dependencies: ["CSpoor"]),
+        .target(name: "SpoorLog", dependencies: ["CSpoor", "SpoorSupport"]),
+        .target(name: "SpoorRuntime", dependencies: ["SpoorABI", "CSpoor", "CSpoorState", "SpoorLog", "SpoorSupport"]),
         .target(
             name: "SpoorLibrary",
             dependencies: ["SpoorRuntime"],
@@ -37,19 +57,14 @@ let package = Package(
         .executableTarget(
             name: "SpoorCLI",
             dependencies: [
-                "SpoorLog", "SpoorRuntime",
+                "SpoorLog", "SpoorRuntime", "SpoorSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // jemalloc for the standalone executable only, never inside libspoor.so.
             linkerSettings: [.linkedLibrary("jemalloc")]
         ),
-        .target(name: "Spoor", dependencies: ["CSpoor", "SpoorRuntime"]),
-        .target(name: "SpoorDataflow", dependencies: ["Spoor"]),
         .target(name: "SpoorLineage", dependencies: ["SpoorLog"]),
-        .executableTarget(name: "WordCount", dependencies: ["Spoor", "SpoorDataflow"], path: "examples/swift/WordCount"),
-        .executableTarget(name: "SpoorFigure4", dependencies: ["Spoor", "SpoorDataflow"], path: "bench/figure4"),
         .executableTarget(name: "SpoorTestChild", dependencies: ["SpoorRuntime", "CSpoor"], path: "Tests/SpoorTestChild"),
-        .testTarget(name: "SpoorDataflowTests", dependencies: ["Spoor", "SpoorDataflow", "SpoorLineage", "SpoorLog"]),
         .testTarget(name: "SpoorLogTests", dependencies: ["SpoorLog", "CSpoor"]),
         .testTarget(name: "SpoorRuntimeTests", dependencies: ["SpoorRuntime", "SpoorLog", "CSpoor", "SpoorTestChild"]),
     ]

@@ -9,7 +9,11 @@
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
 
 uint32_t spoorint_gettid(void) { return (uint32_t)syscall(SYS_gettid); }
 
@@ -38,4 +42,21 @@ int spoorint_prefault(void *addr, size_t len) {
 
 void spoorint_set_thread_name(unsigned long thread, const char *name) {
     (void)pthread_setname_np((pthread_t)thread, name);
+}
+
+int spoorint_tsc_invariant(void) {
+#if defined(__x86_64__)
+    unsigned int eax, ebx, ecx, edx;
+    if (__get_cpuid_max(0x80000000u, 0) < 0x80000007u) return 0;
+    __cpuid(0x80000007u, eax, ebx, ecx, edx);
+    return (edx >> 8) & 1u;
+#else
+    return 0;
+#endif
+}
+
+uint64_t spoorint_monotonic_ns(void) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
 }

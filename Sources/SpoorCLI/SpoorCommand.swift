@@ -6,6 +6,7 @@ import Musl
 #endif
 import SpoorLog
 import SpoorRuntime
+import SpoorSupport
 
 /// The `spoor` command-line tool.
 @main

@@ -1,3 +1,4 @@
+import SpoorSupport
 /// Renders reports as JSON lines: one object per report, every field named.
 ///
 /// Ids and key hashes are 16-digit lowercase hex strings (64-bit values do not survive a JSON
@@ -41,12 +42,6 @@ public struct ReportJSONFormatter: Sendable {
         out += "},\"ring\":\(report.ring),\"pos\":\(report.position)}"
         return out
     }
-}
-
-/// A 64-bit value as 16 lowercase hex digits.
-public func hex64(_ value: UInt64) -> String {
-    let digits = String(value, radix: 16)
-    return String(repeating: "0", count: 16 - digits.count) + digits
 }
 
 /// A JSON string literal of `text`.

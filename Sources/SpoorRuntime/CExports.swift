@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import CSpoor
+import SpoorSupport
 import SpoorLog
 
 // The C ABI of include/spoor.h. `@c @implementation` makes the compiler check every signature
@@ -116,7 +117,7 @@ public func spoor_get_sampling(_ out: UnsafeMutablePointer<spoor_sampling>?) -> 
 
 @c @implementation
 public func spoor_now() -> UInt64 {
-    monotonicNanos()
+    Clock.now()
 }
 
 // MARK: - Operators
@@ -179,14 +180,15 @@ public func spoor__entry_slow(
     }
     if ready == Status.dropped { return RingProducer.drop(thread) }
     let id = RingProducer.mint(thread, count: 1)
-    let now = monotonicNanos()
+    // An entry is an instant: its time is both its start and its end.
+    let now = Clock.now()
     let status = attachLength == 0
         ? RingProducer.writeSingleSlot(
-            thread, id: id, parent: 0, keyHash: keyHash, start: 0, end: now, op: op, parentCount: 0,
+            thread, id: id, parent: 0, keyHash: keyHash, start: now, end: now, op: op, parentCount: 0,
             kind: SPOORINT_KIND_ENTRY, aux: 1)
         : RingProducer.writeGeneral(
             thread, kind: SPOORINT_KIND_ENTRY, flags: 0, id: id, parents: nil, parentCount: 0, trackedParents: 0,
-            keyHash: keyHash, start: 0, end: now, op: op, aux: 1, attributes: attrs, attributeCount: attributeCount,
+            keyHash: keyHash, start: now, end: now, op: op, aux: 1, attributes: attrs, attributeCount: attributeCount,
             attachLength: attachLength)
     if status == Status.ok { outID.pointee = id }
     return status
@@ -212,7 +214,7 @@ public func spoor__checkpoint1_slow(
     if ready == Status.dropped { return RingProducer.drop(thread) }
     return RingProducer.writeSingleSlot(
         thread, id: id, parent: parent, keyHash: keyHash, start: startNanos,
-        end: endNanos != 0 ? endNanos : monotonicNanos(), op: op, parentCount: 1, kind: SPOORINT_KIND_CHECKPOINT, aux: 1)
+        end: endNanos != 0 ? endNanos : Clock.now(), op: op, parentCount: 1, kind: SPOORINT_KIND_CHECKPOINT, aux: 1)
 }
 
 /// The shared body of spoor_checkpoint and spoor_fold_finish.
@@ -236,7 +238,7 @@ private func checkpointMany(
     let status = RingProducer.writeGeneral(
         thread, kind: SPOORINT_KIND_CHECKPOINT, flags: flags, id: id, parents: parents, parentCount: count,
         trackedParents: tracked, keyHash: info?.pointee.key_hash ?? 0, start: info?.pointee.start_ns ?? 0,
-        end: (info?.pointee.end_ns).flatMap { $0 != 0 ? $0 : nil } ?? monotonicNanos(), op: info?.pointee.op ?? 0,
+        end: (info?.pointee.end_ns).flatMap { $0 != 0 ? $0 : nil } ?? Clock.now(), op: info?.pointee.op ?? 0,
         aux: fanout, attributes: attrs, attributeCount: attributeCount, attachLength: attachLength)
     if status < 0 { outID.pointee = 0 }
     return status
@@ -278,7 +280,7 @@ public func spoor__poke_slow(
     let ready = RingProducer.ready(thread)
     guard ready == Status.ok else { return ready == Status.dropped ? RingProducer.drop(thread) : ready }
     return RingProducer.writeSingleSlot(
-        thread, id: id, parent: 0, keyHash: 0, start: 0, end: timestamp != 0 ? timestamp : monotonicNanos(), op: op,
+        thread, id: id, parent: 0, keyHash: 0, start: 0, end: timestamp != 0 ? timestamp : Clock.now(), op: op,
         parentCount: 0, kind: SPOORINT_KIND_POKE, aux: event)
 }
 

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import CSpoor
+import SpoorSupport
 import SpoorLog
 
 /// The consumer side of a ring: find the whole reports between a tail and a head and hand
@@ -80,7 +81,7 @@ final class Collector: @unchecked Sendable {
     private var exited = false
     private var lastSinkError: String?
     // Collector thread only:
-    private var thread = pthread_t()
+    private var thread: OSThread?
     private var heads: [UInt64]
     private var knownOperators = 0
 
@@ -91,20 +92,15 @@ final class Collector: @unchecked Sendable {
         self.heads = Array(repeating: 0, count: segment.ringCount)
     }
 
-    func start() -> Bool {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        let result = pthread_create(&thread, nil, { context in
-            guard let context else { return nil }
-            let collector = Unmanaged<Collector>.fromOpaque(context).takeRetainedValue()
-            collector.run()
+    /// Starts the collector thread; the error if it could not start.
+    func start() -> SystemCallError? {
+        switch OSThread.start(name: "spoor-collector", { self.run() }) {
+        case .success(let started):
+            thread = started
             return nil
-        }, context)
-        if result != 0 {
-            Unmanaged<Collector>.fromOpaque(context).release()
-            return false
+        case .failure(let error):
+            return error
         }
-        spoorint_set_thread_name(thread, "spoor-collector")
-        return true
     }
 
     /// Drains everything committed so far, then stops the thread.
@@ -113,7 +109,7 @@ final class Collector: @unchecked Sendable {
         stopping = true
         condition.broadcast()
         condition.mutex.unlock()
-        pthread_join(thread, nil)
+        thread?.join()
     }
 
     /// Waits until a full pass that started after this call has completed.
@@ -151,14 +147,27 @@ final class Collector: @unchecked Sendable {
     private func run() {
         condition.mutex.lock()
         var backlog = false
+        var nextDrain = monotonicNanos() &+ intervalNanos
         while true {
             if !stopping && requested == completed && !backlog {
-                condition.wait(untilNanos: monotonicNanos() &+ intervalNanos)
+                // Wake for the next drain, or sooner to re-calibrate the clock.
+                let now = monotonicNanos()
+                if now < nextDrain {
+                    condition.wait(untilNanos: min(nextDrain, now &+ Clock.period))
+                    if !stopping && requested == completed && monotonicNanos() < nextDrain {
+                        condition.mutex.unlock()
+                        Clock.maintain()
+                        condition.mutex.lock()
+                        continue
+                    }
+                }
             }
             let target = requested
             let stop = stopping
             condition.mutex.unlock()
+            Clock.maintain()
             backlog = drainAll()
+            nextDrain = monotonicNanos() &+ intervalNanos
             condition.mutex.lock()
             if target > completed { completed = target }
             condition.broadcast()

@@ -17,6 +17,10 @@ enum FullPolicy: Sendable { case drop, block }
 /// Where drained batches go.
 enum SinkKind: Sendable { case log, discard }
 
+/// Which clock `spoor_now` reads (SPOOR_CLOCK): the TSC where it is invariant (auto, the
+/// default), or always clock_gettime(CLOCK_MONOTONIC).
+enum ClockChoice: Sendable { case automatic, monotonic }
+
 /// A validated configuration: `spoor_config` with defaults and environment overrides applied.
 struct RuntimeConfiguration: Sendable {
     var logRoot = "spoor-traces"
@@ -30,6 +34,7 @@ struct RuntimeConfiguration: Sendable {
     var segmentBytes: UInt64 = 64 << 20
     var seed: UInt64 = 0
     var sampling = SamplingStrategy.default
+    var clock = ClockChoice.automatic
     /// The environment variable each overridden field came from, to name it in errors.
     var environmentSources: [String: String] = [:]
 
@@ -129,6 +134,13 @@ struct RuntimeConfiguration: Sendable {
             case "drop": fullPolicy = .drop
             case "block": fullPolicy = .block
             default: throw ConfigurationError("SPOOR_FULL_POLICY=\(text) is not drop or block")
+            }
+        }
+        if let text = environment("SPOOR_CLOCK") {
+            switch text.trimmingSpaces {
+            case "auto": clock = .automatic
+            case "monotonic": clock = .monotonic
+            default: throw ConfigurationError("SPOOR_CLOCK=\(text) is not auto or monotonic")
             }
         }
         if let text = environment("SPOOR_SINK") {

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import CSpoor
+import SpoorSupport
 import SpoorLog
 
 /// What `SegmentRecovery.recover` did.

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import CSpoor
+import SpoorSupport
 import SpoorLog
 
 /// The producer side of a thread's ring: mint ids, reserve slots, encode a report, publish it.

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import CSpoor
+import SpoorSupport
 import SpoorLog
 
 /// One initialised instance of the library: its segment, run directory, collector, operator
@@ -143,6 +144,8 @@ enum Lifecycle {
         }
         spoorint_store_release(spoorint_generation_ptr(), 0)
         bumpSamplerEpoch()
+        // The parent's collector does not exist here: nothing would re-calibrate the mapping.
+        Clock.stop()
         lock.unlock()
     }
 
@@ -187,18 +190,21 @@ enum Lifecycle {
                 return fail(Status.io, "\(error)")
             }
         }
+        // The clock is calibrated before the collector (its next writer) starts.
+        Clock.start(configuration.clock)
         let collector = Collector(segment: segment, sink: sink, intervalMillis: configuration.flushIntervalMillis)
         generations &+= 1
         let runtime = Runtime(
             configuration: configuration, generation: generations, runID: runID, runDirectory: runDirectory,
             segment: segment, collector: collector)
-        guard collector.start() else {
+        if let error = collector.start() {
             segment.retire(unlink: true)
             if configuration.sink == .log {
                 _ = unlink(runDirectory + "/" + LogFormat.segmentFileName(0))
                 _ = rmdir(runDirectory)
             }
-            return fail(Status.noMemory, "could not start the collector thread")
+            Clock.stop()
+            return fail(Status.noMemory, "could not start the collector thread: \(error)")
         }
         spoorint_store_relaxed(spoorint_block_timeout_ptr(), UInt64(configuration.blockTimeoutMillis) * 1_000_000)
         spoorint_store_relaxed(spoorint_no_ring_dropped_ptr(), 0)
@@ -232,6 +238,7 @@ enum Lifecycle {
         bumpSamplerEpoch()
         lock.unlock()
         runtime.collector.stop()
+        Clock.stop()
         var stats = runtime.statistics()
         stats.threads = 0
         let closeError = runtime.collector.closeSink(stats)

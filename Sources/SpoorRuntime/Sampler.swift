@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import CSpoor
+import SpoorSupport
 
 /// A sampling strategy for entry checkpoints (`spoor_sampling` in the C header).
 ///

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import CSpoor
+import SpoorSupport
 
 /// A failure to create, map or attach a segment.
 struct SegmentError: Error {

@@ -3,9 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 ./scripts/build >/dev/null
-swift build -c release --product WordCount >/dev/null
+# The example is a program of the Swift binding (bindings/swift): it links libspoor.so.
+swift build --package-path bindings/swift -c release --product WordCount >/dev/null
 logs=$(mktemp -d /tmp/spoor-swift-example-XXXXXX)
-output=$(.build/release/WordCount "$logs")
+output=$(bindings/swift/.build/release/WordCount "$logs")
 echo "$output"
 run=$(echo "$output" | sed -n 's/^run directory: //p')
 echo

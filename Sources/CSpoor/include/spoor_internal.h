@@ -184,20 +184,72 @@ static inline void spoorint_pause(void) {
 /* ---- clock ----------------------------------------------------------------------------- */
 
 /* A cheap monotonic tick counter: the TSC on x86-64 (about 11 ns here, against about 28 ns for
- * clock_gettime), CLOCK_MONOTONIC nanoseconds elsewhere. Converted to nanoseconds by a
- * calibration against CLOCK_MONOTONIC (Swift API, SpoorClock). */
+ * clock_gettime), CLOCK_MONOTONIC nanoseconds elsewhere. */
 #if defined(__x86_64__)
 static inline uint64_t spoorint_ticks(void) { return __builtin_ia32_rdtsc(); }
-#define SPOORINT_TICKS_ARE_NANOSECONDS 0
+#define SPOORINT_HAVE_TSC 1
 #else
-#include <time.h>
-static inline uint64_t spoorint_ticks(void) {
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
-}
-#define SPOORINT_TICKS_ARE_NANOSECONDS 1
+static inline uint64_t spoorint_ticks(void) { return 0; }
+#define SPOORINT_HAVE_TSC 0
 #endif
+
+/* 1 if the CPU says its TSC is invariant (CPUID 0x80000007 EDX bit 8: constant rate in every
+ * P-, C- and T-state, as Linux's "constant_tsc nonstop_tsc"), else 0. */
+int spoorint_tsc_invariant(void);
+
+/* The mapping from TSC ticks to CLOCK_MONOTONIC nanoseconds that spoor_now() applies:
+ *   ns = base_ns + ((ticks - base_ticks) * mult) >> 32
+ * published by one writer (init, then the collector thread, which recalibrates it against
+ * CLOCK_MONOTONIC on a schedule) under a sequence lock: `seq` is odd while an update is under
+ * way. mult 0 means "no TSC mapping": spoor_now() reads clock_gettime(CLOCK_MONOTONIC). */
+typedef struct spoorint_clock {
+    uint64_t seq;
+    uint64_t base_ticks;
+    uint64_t base_ns;
+    uint64_t mult;      /* nanoseconds per tick in 32.32 fixed point */
+} spoorint_clock;
+
+extern spoorint_clock spoorint_clock_state;
+
+/* Publishes a new mapping (single writer). */
+static inline void spoorint_clock_publish(uint64_t base_ticks, uint64_t base_ns, uint64_t mult) {
+    spoorint_clock *c = &spoorint_clock_state;
+    uint64_t seq = __atomic_load_n(&c->seq, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->seq, seq + 1, __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_RELEASE);
+    __atomic_store_n(&c->base_ticks, base_ticks, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->base_ns, base_ns, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->mult, mult, __ATOMIC_RELAXED);
+    __atomic_store_n(&c->seq, seq + 2, __ATOMIC_RELEASE);
+}
+
+/* Applies the current mapping to `ticks`; 0 if there is none (the caller reads the system
+ * clock instead). Lock-free: retries only while the writer is mid-update. */
+static inline uint64_t spoorint_clock_map(uint64_t ticks) {
+    const spoorint_clock *c = &spoorint_clock_state;
+    for (;;) {
+        uint64_t seq = __atomic_load_n(&c->seq, __ATOMIC_ACQUIRE);
+        uint64_t base_ticks = __atomic_load_n(&c->base_ticks, __ATOMIC_RELAXED);
+        uint64_t base_ns = __atomic_load_n(&c->base_ns, __ATOMIC_RELAXED);
+        uint64_t mult = __atomic_load_n(&c->mult, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        if ((seq & 1) == 0 && __atomic_load_n(&c->seq, __ATOMIC_RELAXED) == seq) {
+            if (mult == 0) return 0;
+            /* A tick value a little before the base (another CPU read it a moment earlier)
+             * maps a little before base_ns; the signed product keeps that exact. */
+            __int128 delta = (__int128)(int64_t)(ticks - base_ticks);
+            return base_ns + (uint64_t)(int64_t)((delta * (__int128)mult) >> 32);
+        }
+    }
+}
+
+/* The mapping's current rate (0: none). Only its writer calls this. */
+static inline uint64_t spoorint_clock_mult(void) {
+    return __atomic_load_n(&spoorint_clock_state.mult, __ATOMIC_RELAXED);
+}
+
+/* CLOCK_MONOTONIC nanoseconds from the vDSO. */
+uint64_t spoorint_monotonic_ns(void);
 
 /* ---- checksums -------------------------------------------------------------------------- */
 
@@ -207,10 +259,10 @@ uint32_t spoorint_crc32c(uint32_t crc, const void *SPOOR_NULLABLE data, size_t l
 
 /* ---- process globals of the runtime ---------------------------------------------------- */
 
-/* Generation of the running library instance; 0 while not initialised. A thread's producer
- * state is valid only while spoor__thread.generation equals it. */
-extern uint64_t spoorint_generation;
-static inline uint64_t *SPOOR_NONNULL spoorint_generation_ptr(void) { return &spoorint_generation; }
+/* Generation of the running library instance (spoor__generation, declared in spoor.h); 0 while
+ * not initialised. A thread's producer state is valid only while spoor__thread.generation
+ * equals it. */
+static inline uint64_t *SPOOR_NONNULL spoorint_generation_ptr(void) { return &spoor__generation; }
 /* Rate sampling window: (second << 32) | entries admitted in that second. */
 extern uint64_t spoorint_rate_window;
 static inline uint64_t *SPOOR_NONNULL spoorint_rate_window_ptr(void) { return &spoorint_rate_window; }

@@ -1,4 +1,4 @@
-import CSpoor
+import SpoorABI
 
 /// The traced side of the lifts: report through the core (direct mode) or extend the lineage
 /// graph (piggyback mode, chosen by `Spoor.mode` when the record entered). Non-generic, so the

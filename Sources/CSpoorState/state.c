@@ -6,7 +6,8 @@ __thread spoor__thread spoor__tls;
 /* Starts at 1 so that a fresh thread (epoch 0) always takes the slow path first. */
 uint64_t spoor__sampler_epoch = 1;
 
-uint64_t spoorint_generation = 0;
+uint64_t spoor__generation = 0;
+spoorint_clock spoorint_clock_state = {0, 0, 0, 0};
 uint64_t spoorint_rate_window = 0;
 uint64_t spoorint_no_ring_dropped = 0;
 uint64_t spoorint_no_ring_sampled = 0;

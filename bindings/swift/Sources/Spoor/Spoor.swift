@@ -1,4 +1,4 @@
-import CSpoor
+import SpoorABI
 import Synchronization
 
 /// An error from the Spoor core, with its `spoor_strerror` text and the detail of the failure.
@@ -115,7 +115,6 @@ public enum Spoor {
 
     /// Starts tracing in this process.
     public static func start(_ configuration: Configuration = Configuration()) throws(SpoorError) {
-        SpoorClock.calibrate()
         currentMode.store(configuration.mode.rawValue, ordering: .relaxed)
         let status = configuration.logDirectory.withCString { directory -> Int32 in
             var config = spoor_config()
@@ -174,6 +173,6 @@ public enum Spoor {
 
     /// Whether tracing is running.
     public static var isRunning: Bool {
-        spoorint_load_relaxed(spoorint_generation_ptr()) != 0
+        spoor_generation() != 0
     }
 }

@@ -1,4 +1,4 @@
-import CSpoor
+import SpoorABI
 
 /// Small key/value metadata about a UDF call, carried by its report.
 public struct Attachment: Sendable, Hashable, ExpressibleByDictionaryLiteral {

@@ -1,4 +1,5 @@
-import CSpoor
+import CSpoorSupport
+import SpoorABI
 import Synchronization
 
 #if canImport(Glibc)
@@ -407,7 +408,7 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
     /// CPU (with more threads than cores, the reporter may be waiting for one).
     private static func backOff(_ spins: Int) -> Int {
         if spins < 64 {
-            spoorint_pause()
+            spoor_swift_pause()
         } else {
             sched_yield()
         }
@@ -523,13 +524,13 @@ public final class LineageNode: PiggybackLineage, @unchecked Sendable {
                 // The inputs of a fold were built on other threads, long ago: fetch ahead.
                 let ahead = 8
                 for position in unretained.indices.prefix(ahead) {
-                    if let object = unretained[position].parent.object { spoorint_prefetch(object.toOpaque()) }
+                    if let object = unretained[position].parent.object { spoor_swift_prefetch(object.toOpaque()) }
                 }
                 for position in unretained.indices where index < parents.count {
                     if position &+ ahead < unretained.count, let object = unretained[position &+ ahead].parent.object {
                         let address = object.toOpaque()
-                        spoorint_prefetch(address)
-                        spoorint_prefetch(address + 64)
+                        spoor_swift_prefetch(address)
+                        spoor_swift_prefetch(address + 64)
                     }
                     parents[index] = unretained[position].report(depth: depth)
                     index += 1

@@ -1,4 +1,4 @@
-import CSpoor
+import SpoorABI
 
 /// The id of a record; 0 means untracked.
 @frozen

@@ -1,4 +1,5 @@
-import CSpoor
+import SpoorABI
+import Synchronization
 
 /// An operator (a UDF, a stage, an engine step) as the reports name it.
 public struct Operator: Sendable, Hashable {
@@ -50,35 +51,39 @@ public struct Operator: Sendable, Hashable {
 }
 
 /// A fixed open-addressing table from (file, line) to operator id, valid for one library
-/// generation. Readers never lock: each slot is a key word and a value word written with
-/// release/acquire; a miss registers the operator (a locked, rare path) and publishes it.
+/// generation (`spoor_generation()`). Readers never lock: each slot is a key word and a value
+/// word written with release/acquire; a miss registers the operator (a locked, rare path in
+/// libspoor.so) and publishes it.
+///
+/// `@unchecked Sendable`: every word is an `Atomic`, allocated once and never freed (the table
+/// lives as long as the process).
 final class CallSiteTable: @unchecked Sendable {
     static let shared = CallSiteTable()
     static let capacity = 4096
-    let words: UnsafeMutablePointer<UInt64>
+    let words: UnsafeMutablePointer<Atomic<UInt64>>
 
     init() {
         words = .allocate(capacity: 2 * Self.capacity)
-        words.initialize(repeating: 0, count: 2 * Self.capacity)
+        for index in 0..<(2 * Self.capacity) { (words + index).initialize(to: Atomic(0)) }
     }
 
     func lookup(fileID: StaticString, line: UInt, kind: StaticString) -> UInt32 {
-        let generation = spoorint_load_relaxed(spoorint_generation_ptr())
+        let generation = spoor_generation()
         guard generation != 0 else { return 0 }
         let address = UInt64(UInt(bitPattern: fileID.utf8Start))
         let key = (spoor__mix64(address ^ UInt64(line) &* 0x9e37_79b9_7f4a_7c15) | 1)
         var index = Int(truncatingIfNeeded: key) & (Self.capacity - 1)
         for _ in 0..<Self.capacity {
-            let slotKey = spoorint_load_acquire(words + 2 * index)
+            let slotKey = words[2 * index].load(ordering: .acquiring)
             if slotKey == key {
-                let value = spoorint_load_acquire(words + 2 * index + 1)
+                let value = words[2 * index + 1].load(ordering: .acquiring)
                 if value >> 32 == generation & 0xffff_ffff, value & 0xffff_ffff != 0 {
                     return UInt32(truncatingIfNeeded: value)
                 }
                 return publish(at: index, fileID: fileID, line: line, kind: kind, generation: generation)
             }
             if slotKey == 0 {
-                if spoorint_cas(words + 2 * index, 0, key) {
+                if words[2 * index].compareExchange(expected: 0, desired: key, ordering: .acquiringAndReleasing).exchanged {
                     return publish(at: index, fileID: fileID, line: line, kind: kind, generation: generation)
                 }
                 continue  // another thread took the slot: read it again
@@ -91,7 +96,7 @@ final class CallSiteTable: @unchecked Sendable {
     private func publish(at index: Int, fileID: StaticString, line: UInt, kind: StaticString, generation: UInt64) -> UInt32 {
         let site = "\(fileID):\(line)"
         let id = Operator.register(name: "\(kind)@\(site)", callSite: site)
-        if id != 0 { spoorint_store_release(words + 2 * index + 1, (generation & 0xffff_ffff) << 32 | UInt64(id)) }
+        if id != 0 { words[2 * index + 1].store((generation & 0xffff_ffff) << 32 | UInt64(id), ordering: .releasing) }
         return id
     }
 }

@@ -1,0 +1,1 @@
+#include "spoor_swift_support.h"
