@@ -682,10 +682,31 @@ int spoor_context_decode_bytes(const uint8_t *SPOOR_NULLABLE bytes, size_t len,
  * Keys
  * ========================================================================================== */
 
-/** FNV-1a 64 of `len` bytes (offset basis 0xcbf29ce484222325, prime 0x100000001b3): the key
- *  hash every binding computes the same way. NULL with len 0 hashes nothing; NULL with a length
- *  returns 0. Thread-safe, works without spoor_init. */
+/**
+ * FNV-1a 64 of `len` bytes (offset basis 0xcbf29ce484222325, prime 0x100000001b3): the key hash
+ * of every report. It depends on the bytes alone, so the same key hashes the same in every run,
+ * process, host and language, which is what lets heavy-key analysis and key-hash sampling work
+ * across them. Every binding hashes a key through its canonical bytes:
+ *   - text: its UTF-8 bytes (FNV-1a("a") = 0xaf63dc4c8601ec8c);
+ *   - integers of any width and signedness, and booleans (0 or 1): the value as a 64-bit two's
+ *     complement integer, 8 bytes little-endian (spoor_hash_u64), so Int8(-1), int64 -1 and a
+ *     Java long -1 agree;
+ *   - floating point: the IEEE-754 binary64 bits of the value as a double, 8 bytes little-endian;
+ *   - raw bytes: themselves.
+ * NULL with len 0 hashes nothing (the offset basis); NULL with a length returns 0. Thread-safe,
+ * async-signal-safe, works without spoor_init.
+ */
 uint64_t spoor_hash_bytes(const void *SPOOR_NULLABLE data, size_t len);
+
+/** The key hash of an integer: spoor_hash_bytes of its 8 little-endian bytes (see above). */
+static inline uint64_t spoor_hash_u64(uint64_t value) {
+    uint64_t hash = 0xcbf29ce484222325ULL;
+    for (int i = 0; i < 8; i++) {
+        hash = (hash ^ (value & 0xffu)) * 0x100000001b3ULL;
+        value >>= 8;
+    }
+    return hash;
+}
 
 /** Whether key-hash sampling with `probability` traces `key_hash`: spoor__mix64(key_hash) <
  *  floor(probability * 2^64), where spoor__mix64 is the murmur3 finaliser of

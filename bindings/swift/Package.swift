@@ -32,10 +32,11 @@ let package = Package(
         .target(name: "SpoorDataflow", dependencies: ["Spoor"]),
         .executableTarget(name: "WordCount", dependencies: ["Spoor", "SpoorDataflow"], path: "Examples/WordCount"),
         .executableTarget(name: "SpoorFigure4", dependencies: ["Spoor", "SpoorDataflow"], path: "Benchmarks/Figure4"),
+        .executableTarget(name: "SpoorKeyProbe", dependencies: ["Spoor"], path: "Tests/SpoorKeyProbe"),
         .testTarget(
             name: "SpoorDataflowTests",
             dependencies: [
-                "Spoor", "SpoorDataflow",
+                "Spoor", "SpoorDataflow", "SpoorKeyProbe",
                 .product(name: "SpoorLineage", package: "spoor"),
                 .product(name: "SpoorLog", package: "spoor"),
             ]),

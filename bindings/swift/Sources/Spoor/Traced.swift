@@ -24,47 +24,113 @@ public struct RecordID: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// A key's hash as every Spoor binding computes it (FNV-1a 64 of its bytes), for key-hash
-/// sampling and heavy-key analysis.
+/// A key whose hash Spoor reports: FNV-1a 64 of the key's canonical bytes (`spoor_hash_bytes`,
+/// whose documentation in spoor.h lists the canonical bytes of each kind of value), so the same
+/// key hashes the same in every run, process and language, unlike `hashValue`, which Swift
+/// seeds per process. Keyed dataflow operators require it; key-hash sampling and heavy-key
+/// analysis rely on it.
+///
+/// Strings, integers, booleans, floating-point numbers and byte arrays conform; an enum with a
+/// raw value conforms by declaring it (`extension Color: TraceKey {}`); any other type by
+/// hashing a canonical byte form of its own with `traceHash(_:)`.
 public protocol TraceKey {
     /// FNV-1a 64 of the key's canonical bytes.
     var traceKeyHash: UInt64 { get }
 }
 
-/// FNV-1a 64 over bytes (`spoor_hash_bytes`).
+/// FNV-1a 64 over bytes: `spoor_hash_bytes`, the one definition, in libspoor.so.
 @inlinable
 public func traceHash<Bytes: Sequence>(_ bytes: Bytes) -> UInt64 where Bytes.Element == UInt8 {
-    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-    for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-    return hash
+    if let hash = bytes.withContiguousStorageIfAvailable({ spoor_hash_bytes($0.baseAddress, $0.count) }) {
+        return hash
+    }
+    return Array(bytes).withUnsafeBufferPointer { spoor_hash_bytes($0.baseAddress, $0.count) }
 }
 
 extension String: TraceKey {
     /// FNV-1a 64 of the UTF-8 bytes.
-    @inlinable public var traceKeyHash: UInt64 { traceHash(utf8) }
+    @inlinable public var traceKeyHash: UInt64 {
+        var text = self
+        return text.withUTF8 { spoor_hash_bytes($0.baseAddress, $0.count) }
+    }
 }
 
 extension Substring: TraceKey {
     /// FNV-1a 64 of the UTF-8 bytes.
-    @inlinable public var traceKeyHash: UInt64 { traceHash(utf8) }
-}
-
-extension Int: TraceKey {
-    /// FNV-1a 64 of the 8 little-endian bytes.
-    @inlinable public var traceKeyHash: UInt64 { UInt64(bitPattern: Int64(self)).traceKeyHash }
-}
-
-extension UInt64: TraceKey {
-    /// FNV-1a 64 of the 8 little-endian bytes.
     @inlinable public var traceKeyHash: UInt64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        var value = self
-        for _ in 0..<8 {
-            hash = (hash ^ (value & 0xff)) &* 0x100_0000_01b3
-            value >>= 8
-        }
-        return hash
+        var text = self
+        return text.withUTF8 { spoor_hash_bytes($0.baseAddress, $0.count) }
     }
+}
+
+extension Character: TraceKey {
+    /// FNV-1a 64 of the UTF-8 bytes.
+    @inlinable public var traceKeyHash: UInt64 { String(self).traceKeyHash }
+}
+
+extension Array: TraceKey where Element == UInt8 {
+    /// FNV-1a 64 of the bytes themselves.
+    @inlinable public var traceKeyHash: UInt64 { withUnsafeBufferPointer { spoor_hash_bytes($0.baseAddress, $0.count) } }
+}
+
+/// Integers hash as 64-bit two's complement, 8 bytes little-endian (`spoor_hash_u64`), whatever
+/// their width and signedness: Int8(-1), Int(-1) and a Java long -1 agree.
+extension Int: TraceKey {
+    /// `spoor_hash_u64` of the value as a 64-bit integer.
+    @inlinable public var traceKeyHash: UInt64 { spoor_hash_u64(UInt64(bitPattern: Int64(self))) }
+}
+extension Int8: TraceKey {
+    /// `spoor_hash_u64` of the value as a 64-bit integer.
+    @inlinable public var traceKeyHash: UInt64 { spoor_hash_u64(UInt64(bitPattern: Int64(self))) }
+}
+extension Int16: TraceKey {
+    /// `spoor_hash_u64` of the value as a 64-bit integer.
+    @inlinable public var traceKeyHash: UInt64 { spoor_hash_u64(UInt64(bitPattern: Int64(self))) }
+}
+extension Int32: TraceKey {
+    /// `spoor_hash_u64` of the value as a 64-bit integer.
+    @inlinable public var traceKeyHash: UInt64 { spoor_hash_u64(UInt64(bitPattern: Int64(self))) }
+}
+extension Int64: TraceKey {
+    /// `spoor_hash_u64` of the value as a 64-bit integer.
+    @inlinable public var traceKeyHash: UInt64 { spoor_hash_u64(UInt64(bitPattern: self)) }
+}
+extension UInt: TraceKey {
+    /// `spoor_hash_u64` of the value.
+    @inlinable public var traceKeyHash: UInt64 { spoor_hash_u64(UInt64(self)) }
+}
+extension UInt8: TraceKey {
+    /// `spoor_hash_u64` of the value.
+    @inlinable public var traceKeyHash: UInt64 { spoor_hash_u64(UInt64(self)) }
+}
+extension UInt16: TraceKey {
+    /// `spoor_hash_u64` of the value.
+    @inlinable public var traceKeyHash: UInt64 { spoor_hash_u64(UInt64(self)) }
+}
+extension UInt32: TraceKey {
+    /// `spoor_hash_u64` of the value.
+    @inlinable public var traceKeyHash: UInt64 { spoor_hash_u64(UInt64(self)) }
+}
+extension UInt64: TraceKey {
+    /// `spoor_hash_u64` of the value.
+    @inlinable public var traceKeyHash: UInt64 { spoor_hash_u64(self) }
+}
+extension Bool: TraceKey {
+    /// `spoor_hash_u64` of 0 or 1.
+    @inlinable public var traceKeyHash: UInt64 { spoor_hash_u64(self ? 1 : 0) }
+}
+extension Double: TraceKey {
+    /// `spoor_hash_u64` of the IEEE-754 binary64 bits.
+    @inlinable public var traceKeyHash: UInt64 { spoor_hash_u64(bitPattern) }
+}
+extension Float: TraceKey {
+    /// `spoor_hash_u64` of the value's bits as a Double (a Float key and the same Double agree).
+    @inlinable public var traceKeyHash: UInt64 { spoor_hash_u64(Double(self).bitPattern) }
+}
+
+extension RawRepresentable where RawValue: TraceKey {
+    /// The hash of the raw value (declare `extension MyEnum: TraceKey {}` to use it).
+    @inlinable public var traceKeyHash: UInt64 { rawValue.traceKeyHash }
 }
 
 extension Traced: Sendable where Value: Sendable {}

@@ -83,7 +83,7 @@ public struct DataStream<Element: Sendable>: Sendable {
 
     /// Keys the records (a fused map), for the keyed operations.
     @inlinable
-    public func keyBy<Key: Hashable & Sendable, Value: Sendable>(
+    public func keyBy<Key: DataflowKey, Value: Sendable>(
         _ name: String, _ keyed: @escaping @Sendable (Element) throws -> KeyValue<Key, Value>
     ) -> KeyedStream<Key, Value> {
         let op = Operator(name, callSite: "keyBy:\(name)")
@@ -123,7 +123,7 @@ public struct DataStream<Element: Sendable>: Sendable {
 
     /// Connects every instance of this stream's stage to a shuffle writer into `next`.
     @inlinable
-    func exchange(into next: ChannelStage<Element>, keyOf: ((Element) -> Int)?, partitioner: PartitionerHandle?) {
+    func exchange(into next: ChannelStage<Element>, keyOf: ((Element) -> UInt64)?, partitioner: PartitionerHandle?) {
         next.producers += stage.parallelism
         let queues = next.queues
         let batchSize = flow.batchSize
@@ -183,7 +183,7 @@ public final class CollectedRecords<Element: Sendable>: @unchecked Sendable {
 }
 
 /// A stream of keyed records.
-public struct KeyedStream<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+public struct KeyedStream<Key: DataflowKey, Value: Sendable>: Sendable {
     /// The records.
     public let stream: DataStream<KeyValue<Key, Value>>
     /// For a stream keyed by `keyBy`: installs the keying step straight in front of an aggregation's
@@ -243,7 +243,7 @@ public struct KeyedStream<Key: Hashable & Sendable, Value: Sendable>: Sendable {
                     watermark: next.watermark, finish: next.finish)
             }
         }
-        partialStream.exchange(into: next, keyOf: { $0.key.hashValue }, partitioner: partitioner ?? PartitionerHandle())
+        partialStream.exchange(into: next, keyOf: { $0.key.traceKeyHash }, partitioner: partitioner ?? PartitionerHandle())
         return next
     }
 
@@ -314,8 +314,8 @@ public struct KeyedStream<Key: Hashable & Sendable, Value: Sendable>: Sendable {
         let right: DataStream<Side<Key, Value, Other>> = other.stream.extend { next in
             Downstream(emit: { next.emit(Traced(untracked: .right($0)), $1) }, watermark: next.watermark, finish: next.finish)
         }
-        left.exchange(into: stage, keyOf: { $0.key.hashValue }, partitioner: handle)
-        right.exchange(into: stage, keyOf: { $0.key.hashValue }, partitioner: handle)
+        left.exchange(into: stage, keyOf: { $0.key.traceKeyHash }, partitioner: handle)
+        right.exchange(into: stage, keyOf: { $0.key.traceKeyHash }, partitioner: handle)
         return stage
     }
 

@@ -22,7 +22,7 @@ public enum Windowing: Sendable {
 }
 
 /// A keyed record.
-public struct KeyValue<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+public struct KeyValue<Key: DataflowKey, Value: Sendable>: Sendable {
     /// The key.
     public var key: Key
     /// The value.
@@ -37,7 +37,7 @@ public struct KeyValue<Key: Hashable & Sendable, Value: Sendable>: Sendable {
 }
 
 /// The output of a join: both sides' values for a key.
-public struct Joined<Key: Hashable & Sendable, Left: Sendable, Right: Sendable>: Sendable {
+public struct Joined<Key: DataflowKey, Left: Sendable, Right: Sendable>: Sendable {
     /// The key.
     public var key: Key
     /// The left value.
@@ -55,7 +55,7 @@ public struct Joined<Key: Hashable & Sendable, Left: Sendable, Right: Sendable>:
 }
 
 /// The output of a cogroup: every value of both sides for a key.
-public struct CoGrouped<Key: Hashable & Sendable, Left: Sendable, Right: Sendable>: Sendable {
+public struct CoGrouped<Key: DataflowKey, Left: Sendable, Right: Sendable>: Sendable {
     /// The key.
     public var key: Key
     /// The left values.

@@ -55,7 +55,7 @@ struct Downstream<Element>: @unchecked Sendable {
 /// reported as for any map; in piggyback mode it is kept inline in the fold's lineage, so no
 /// lineage node is allocated per keyed record.
 @usableFromInline
-struct KeyedDownstream<Key: Hashable & Sendable, Value: Sendable>: @unchecked Sendable {
+struct KeyedDownstream<Key: DataflowKey, Value: Sendable>: @unchecked Sendable {
     @usableFromInline let emit: (KeyValue<Key, Value>, consuming FoldContribution, UInt64) -> Void
     @usableFromInline let watermark: (UInt64) -> Void
     @usableFromInline let finish: () -> Void
@@ -78,10 +78,14 @@ final class FlowCounters: Sendable {
     @usableFromInline init() {}
 }
 
-/// The hash of a key for reports: FNV-1a of its canonical bytes when it is a `TraceKey`.
+/// The key of a keyed operator (keyBy, reduceByKey, groupByKey, join, cogroup): hashable for
+/// grouping, and a `TraceKey`, whose stable hash its reports carry and the partitioner places.
+public typealias DataflowKey = Hashable & Sendable & TraceKey
+
+/// The hash of a key for reports and partitioning: FNV-1a of its canonical bytes.
 @inlinable
-func reportKeyHash<Key: Hashable>(_ key: Key) -> UInt64 {
-    (key as? any TraceKey)?.traceKeyHash ?? UInt64(bitPattern: Int64(truncatingIfNeeded: key.hashValue))
+func reportKeyHash<Key: TraceKey>(_ key: Key) -> UInt64 {
+    key.traceKeyHash
 }
 
 // MARK: - Shuffle
@@ -91,7 +95,7 @@ func reportKeyHash<Key: Hashable>(_ key: Key) -> UInt64 {
 @usableFromInline
 final class ShuffleWriter<Element: Sendable> {
     @usableFromInline let queues: [BoundedQueue<Message<Element>>]
-    @usableFromInline let keyOf: ((Element) -> Int)?
+    @usableFromInline let keyOf: ((Element) -> UInt64)?
     @usableFromInline let handle: PartitionerHandle?
     @usableFromInline let batchSize: Int
     @usableFromInline let op: Operator
@@ -103,7 +107,7 @@ final class ShuffleWriter<Element: Sendable> {
 
     @inlinable
     init(
-        queues: [BoundedQueue<Message<Element>>], keyOf: ((Element) -> Int)?, handle: PartitionerHandle?,
+        queues: [BoundedQueue<Message<Element>>], keyOf: ((Element) -> UInt64)?, handle: PartitionerHandle?,
         batchSize: Int, op: Operator, startingAt instance: Int
     ) {
         self.queues = queues
@@ -176,7 +180,7 @@ final class ShuffleWriter<Element: Sendable> {
 
 /// A partial aggregate of one key: the value so far and the lineage of its contributors.
 @usableFromInline
-struct Partial<Key: Hashable & Sendable, Value: Sendable>: Sendable {
+struct Partial<Key: DataflowKey, Value: Sendable>: Sendable {
     @usableFromInline var key: Key
     @usableFromInline var value: Value
     @usableFromInline var fold: TraceFold
@@ -236,7 +240,7 @@ struct WindowedState<Key: Hashable, Entry> {
 /// partial per key at the window's end. Lineage is not lost: each partial carries the fold of
 /// every traced contributor, and the reducer merges the folds.
 @usableFromInline
-final class Combiner<Key: Hashable & Sendable, Value: Sendable> {
+final class Combiner<Key: DataflowKey, Value: Sendable> {
     @usableFromInline let combine: (Value, Value) -> Value
     @usableFromInline let next: Downstream<Partial<Key, Value>>
     /// Touched only by the instance's thread.
@@ -315,7 +319,7 @@ final class Combiner<Key: Hashable & Sendable, Value: Sendable> {
 /// join): per key and window it accumulates an entry, and at the window's end emits each result
 /// with `finish`, which reports it once with all its traced parents.
 @usableFromInline
-final class KeyedAggregator<Key: Hashable & Sendable, Input: Sendable, Entry, Output: Sendable> {
+final class KeyedAggregator<Key: DataflowKey, Input: Sendable, Entry, Output: Sendable> {
     @usableFromInline let accumulate: (inout [Key: Entry], Traced<Input>) -> Void
     @usableFromInline let results: (Key, Entry, (Traced<Output>) -> Void) -> Void
     @usableFromInline let next: Downstream<Output>
@@ -365,7 +369,7 @@ final class KeyedAggregator<Key: Hashable & Sendable, Input: Sendable, Entry, Ou
 
 /// A record of either side of a join or cogroup, keeping its lineage identity.
 @usableFromInline
-enum Side<Key: Hashable & Sendable, Left: Sendable, Right: Sendable>: Sendable {
+enum Side<Key: DataflowKey, Left: Sendable, Right: Sendable>: Sendable {
     case left(Traced<KeyValue<Key, Left>>)
     case right(Traced<KeyValue<Key, Right>>)
 

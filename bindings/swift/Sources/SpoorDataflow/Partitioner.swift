@@ -2,9 +2,10 @@ import Synchronization
 
 /// Maps a key to one of the partitions (parallel instances) of the next stage.
 public protocol Partitioner: Sendable {
-    /// The partition in `0..<partitions` of a key with this hash (`Hasher` based, stable within
-    /// the process).
-    func partition(keyHash: Int, partitions: Int) -> Int
+    /// The partition in `0..<partitions` of a key with this hash: the key's `traceKeyHash`, the
+    /// hash its reports carry (stable across runs and processes), so a placement computed from a
+    /// trace (heavy keys) names the same keys in the running job.
+    func partition(keyHash: UInt64, partitions: Int) -> Int
 }
 
 /// Hash partitioning, as Spark's `HashPartitioner`.
@@ -12,10 +13,11 @@ public struct HashPartitioner: Partitioner {
     /// A hash partitioner.
     public init() {}
 
-    /// `hash mod partitions`, non-negative.
-    public func partition(keyHash: Int, partitions: Int) -> Int {
-        let remainder = keyHash % partitions
-        return remainder < 0 ? remainder + partitions : remainder
+    /// The hash spread by a multiplicative mix (FNV's low bits are weak), mod `partitions`.
+    public func partition(keyHash: UInt64, partitions: Int) -> Int {
+        guard partitions > 1 else { return 0 }
+        let mixed = (keyHash &* 0x9e37_79b9_7f4a_7c15) >> 17
+        return Int(truncatingIfNeeded: mixed % UInt64(partitions))
     }
 }
 
@@ -23,20 +25,20 @@ public struct HashPartitioner: Partitioner {
 /// for the rest: the hybrid partitioning of Gedik (VLDB J. 2014) that trace-derived key
 /// histograms feed.
 public struct AssignedKeyPartitioner: Partitioner {
-    let assignments: [Int: Int]
+    let assignments: [UInt64: Int]
     let fallback: HashPartitioner
     let avoided: Set<Int>
 
-    /// Keys (by their `hashValue`) placed on given partitions; other keys are hashed onto the
-    /// partitions not named in `assignments` when there are any.
-    public init(assignments: [Int: Int]) {
+    /// Keys (by their `traceKeyHash`, as reports carry them) placed on given partitions; other
+    /// keys are hashed onto the partitions not named in `assignments` when there are any.
+    public init(assignments: [UInt64: Int]) {
         self.assignments = assignments
         self.fallback = HashPartitioner()
         self.avoided = Set(assignments.values)
     }
 
     /// The assigned partition, or a hash over the partitions left free.
-    public func partition(keyHash: Int, partitions: Int) -> Int {
+    public func partition(keyHash: UInt64, partitions: Int) -> Int {
         if let assigned = assignments[keyHash] { return assigned % partitions }
         let free = (0..<partitions).filter { !avoided.contains($0) }
         guard !free.isEmpty else { return fallback.partition(keyHash: keyHash, partitions: partitions) }

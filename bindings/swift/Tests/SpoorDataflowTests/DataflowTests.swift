@@ -165,7 +165,7 @@ extension SwiftAPITests {
             .sink("out", onWindow: { window in
                 if window == 2, !replaced.exchange(true, ordering: .relaxed) {
                     // Move "alpha" and "beta" to partition 1, everything else to partition 0.
-                    handle.replace(with: AssignedKeyPartitioner(assignments: ["alpha".hashValue: 1, "beta".hashValue: 1]))
+                    handle.replace(with: AssignedKeyPartitioner(assignments: ["alpha".traceKeyHash: 1, "beta".traceKeyHash: 1]))
                 }
             }) { record, window in
                 perWindow.withLock { $0[window, default: [:]][record.value.key, default: 0] += record.value.value }
@@ -183,13 +183,13 @@ extension SwiftAPITests {
 
     @Test("an assigned-key partitioner isolates heavy keys and hashes the rest onto the other partitions")
     func assignedKeys() {
-        let heavy = ["us".hashValue: 2]
+        let heavy = ["us".traceKeyHash: 2]
         let partitioner = AssignedKeyPartitioner(assignments: heavy)
-        #expect(partitioner.partition(keyHash: "us".hashValue, partitions: 3) == 2)
-        for key in 0..<1_000 where key.hashValue != "us".hashValue {
-            #expect([0, 1].contains(partitioner.partition(keyHash: key.hashValue, partitions: 3)))
+        #expect(partitioner.partition(keyHash: "us".traceKeyHash, partitions: 3) == 2)
+        for key in 0..<1_000 where key.traceKeyHash != "us".traceKeyHash {
+            #expect([0, 1].contains(partitioner.partition(keyHash: key.traceKeyHash, partitions: 3)))
         }
-        #expect((0..<1_000).allSatisfy { (0..<4).contains(HashPartitioner().partition(keyHash: $0.hashValue, partitions: 4)) })
+        #expect((0..<1_000).allSatisfy { (0..<4).contains(HashPartitioner().partition(keyHash: $0.traceKeyHash, partitions: 4)) })
     }
 
     @Test("forward lineage is complete and backward lineage partial under sampling (Table I)")
