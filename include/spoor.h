@@ -16,10 +16,20 @@
  *   - Times are CLOCK_MONOTONIC nanoseconds (spoor_now()). Every log segment records a
  *     (CLOCK_REALTIME, CLOCK_MONOTONIC) pair so readers can place them on the wall clock.
  *   - Thread-safety: every function may be called from any number of threads at once unless
- *     its comment says otherwise. Each thread writes into a ring of its own (single producer),
- *     so concurrent checkpoints share no written cache line. Two exceptions touch a process-wide
- *     word: rate-limited sampling (one compare-and-swap per sampling decision, not per entry) and
- *     a thread that found no free ring (one atomic add per dropped report).
+ *     its comment says otherwise. Each thread writes into a ring of its own (single producer)
+ *     while one of the max_threads private rings is free, so concurrent checkpoints share no
+ *     written cache line. A thread that finds none free writes into one of the shared rings
+ *     (SPOOR_SHARED_RINGS, default one per CPU, at most 64), which take any number of producers
+ *     (a compare-and-swap to reserve, an atomic add to count): no thread is ever untraceable.
+ *     Rate-limited sampling touches a process-wide word (one compare-and-swap per sampling
+ *     decision, not per entry).
+ *   - Reentrancy and signals: the checkpoint, entry, poke and fold functions are reentrant
+ *     (a report written from a signal handler that interrupted a report of the same thread on
+ *     a private ring may overwrite the interrupted one's slots: do not trace from signal
+ *     handlers); spoor_now, spoor_generation, spoor_hash_bytes, spoor_key_sampled, the context
+ *     encoders and decoders and spoor_strerror are async-signal-safe. spoor_init, spoor_shutdown,
+ *     spoor_flush, spoor_register_operator and the statistics functions take a lock and are
+ *     not async-signal-safe.
  *
  * Versioning
  *   SPOOR_VERSION_* is the release of this header. SPOOR_ABI_VERSION changes whenever a struct
@@ -67,8 +77,8 @@ extern "C" {
 
 /** Success. */
 #define SPOOR_OK 0
-/** Not an error: the report was lost because the thread's ring was full (or the thread could
- *  not get a ring) and it was counted in spoor_stats.dropped. A checkpoint still returns the
+/** Not an error: the report was lost because the thread's ring was full and it was counted in
+ *  spoor_stats.dropped. A checkpoint still returns the
  *  minted output id so downstream lineage continues; a sampled entry returns id 0. */
 #define SPOOR_DROPPED 1
 /** A required pointer was NULL, a count was 0 where at least 1 is needed, or a value is
@@ -187,6 +197,8 @@ typedef enum spoor_sink_kind {
  *   SPOOR_FULL_POLICY    drop | block     SPOOR_BLOCK_TIMEOUT_MS block_timeout_ms
  *   SPOOR_SEGMENT_BYTES  segment_bytes    SPOOR_SEED            seed
  *   SPOOR_SINK           log | none
+ *   SPOOR_SHARED_RINGS   shared (multi-producer) rings for threads beyond max_threads: [1, 64];
+ *                        default: the number of online CPUs, at most 64 (no config field)
  *   SPOOR_CLOCK          auto | monotonic   (spoor_now: the TSC where invariant, or always
  *                                            clock_gettime; no config field)
  * A malformed variable makes spoor_init fail with SPOOR_E_INVALID_CONFIG.
@@ -199,11 +211,11 @@ typedef struct spoor_config {
     const char *SPOOR_NULLABLE shm_name;  /**< POSIX shm name; NULL: "/spoor.PID.RANDOM". Copied. */
     uint32_t ring_slots;         /**< slots (64 bytes each) per thread ring: power of two in
                                       [64, 2^24]; 0: 16384 (1 MiB) */
-    uint32_t max_threads;        /**< rings in the segment: [1, 4096]; 0: 64. A thread takes a
-                                      ring at its first report and gives it back when it exits;
-                                      the ring is reusable once the collector has drained it. A
-                                      thread that finds no free ring has its reports dropped and
-                                      counted, and looks again every 1024 reports */
+    uint32_t max_threads;        /**< private rings in the segment: [1, 4096]; 0: 64. A thread
+                                      takes one at its first report and gives it back when it
+                                      exits; the ring is reusable once the collector has drained
+                                      it. A thread that finds none free writes into a shared
+                                      ring for the rest of its life (see SPOOR_SHARED_RINGS) */
     uint32_t flush_interval_ms;  /**< collector period: [1, 60000]; 0: 10 */
     uint32_t full_policy;        /**< a spoor_full_policy */
     uint32_t block_timeout_ms;   /**< SPOOR_FULL_BLOCK wait bound: [1, 60000]; 0: 1000 */
@@ -361,6 +373,9 @@ typedef struct spoor__thread {
     uint64_t lost_no_ring;       /* reports dropped because no ring was free */
     uint32_t ring_index;         /* ring in the segment, or UINT32_MAX */
     uint32_t state_flags;        /* library bits */
+    uint64_t own_committed;      /* on a shared ring: this thread's reports published */
+    uint64_t own_dropped;        /* on a shared ring: this thread's reports lost */
+    uint64_t own_sampled;        /* on a shared ring: this thread's sampled entries */
 } spoor__thread;
 
 /** Private: the calling thread's state. */

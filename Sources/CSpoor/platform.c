@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/random.h>
+#include <sched.h>
 #include <sys/syscall.h>
 #include <pthread.h>
 #include <time.h>
@@ -59,4 +60,9 @@ uint64_t spoorint_monotonic_ns(void) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (uint64_t)now.tv_sec * 1000000000ull + (uint64_t)now.tv_nsec;
+}
+
+int spoorint_getcpu(void) {
+    int cpu = sched_getcpu();
+    return cpu < 0 ? 0 : cpu;
 }

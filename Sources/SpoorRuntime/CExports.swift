@@ -174,7 +174,7 @@ public func spoor__entry_slow(
     let ready = RingProducer.ready(thread)
     if ready == Status.notInitialized { return ready }
     if let ring = thread.pointee.ring {
-        spoorint_bump(RingField.word(ring, RingField.sampled), 1)
+        RingProducer.countSampled(thread, ring: ring)
     } else {
         _ = spoorint_fetch_add(spoorint_no_ring_sampled_ptr(), 1)
     }
@@ -490,7 +490,15 @@ public func spoor_get_thread_stats(_ out: UnsafeMutablePointer<spoor_stats>?) ->
         let thread = spoorint_thread_state()
         var stats = spoor_stats()
         if thread.pointee.generation == runtime.generation {
-            if let ring = thread.pointee.ring {
+            if thread.pointee.ring != nil, thread.pointee.state_flags & RingProducer.sharedRing != 0 {
+                // A shared ring's counters are everyone's: the thread counts its own. What the
+                // collector drained of it is known only per ring (the log has it per thread).
+                stats.committed = thread.pointee.own_committed
+                stats.dropped = thread.pointee.own_dropped
+                stats.sampled = thread.pointee.own_sampled
+                stats.drained = 0
+                stats.threads = 1
+            } else if let ring = thread.pointee.ring {
                 stats.committed = spoorint_load_relaxed(RingField.word(ring, RingField.committed)) &- thread.pointee.base_committed
                 stats.dropped = spoorint_load_relaxed(RingField.word(ring, RingField.dropped)) &- thread.pointee.base_dropped
                 stats.sampled = spoorint_load_relaxed(RingField.word(ring, RingField.sampled)) &- thread.pointee.base_sampled

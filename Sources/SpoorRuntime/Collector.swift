@@ -28,10 +28,14 @@ enum RingConsumer {
         guard head &- tail <= capacity else { return Outcome(end: tail, damaged: true) }
         let slots = segment.slots(index)
         let mask = capacity - 1
+        let shared = segment.isShared(index)
         var position = tail
         var outcome = Outcome(end: tail)
         while position != head {
             let header = slots + Int((position & mask) << 6)
+            // A shared ring's report is committed once its kind byte is set (release-stored
+            // last); up to there everything was reserved by a producer still writing it.
+            if shared && spoorint_load_acquire_u8((header + 58).assumingMemoryBound(to: UInt8.self)) == 0 { break }
             guard let count = ReportLayout.validatedSlotCount(header: header, availableSlots: Int(head &- position)) else {
                 outcome.damaged = true
                 break
@@ -41,6 +45,17 @@ enum RingConsumer {
         }
         outcome.end = position
         guard position != tail else { return outcome }
+        defer {
+            // Before the tail moves on, no consumed slot may keep a kind byte that the next
+            // producer's reservation would find looking committed.
+            if shared {
+                var cleared = tail
+                while cleared != position {
+                    (slots + Int((cleared & mask) << 6) + 58).storeBytes(of: 0, as: UInt8.self)
+                    cleared &+= 1
+                }
+            }
+        }
         let start = Int(tail & mask)
         let total = Int(position &- tail)
         let firstCount = min(total, Int(capacity) - start)
@@ -214,8 +229,17 @@ final class Collector: @unchecked Sendable {
                     spoorint_bump(RingField.word(ring, RingField.sinkErrors), 1)
                     recordSinkError(error)
                 }
-                // A malformed report cannot come from this library's producer; skip the range.
-                let newTail = outcome.damaged ? head : outcome.end
+                // A malformed report cannot come from this library's producer; skip the range
+                // (on a shared ring, only to the last committed position: producers still own
+                // what lies beyond it).
+                var newTail = outcome.damaged ? head : outcome.end
+                if outcome.damaged && segment.isShared(index) {
+                    // Step over the one bad header slot (its kind is non-zero, so no producer is
+                    // still writing it) and clear it like every consumed slot.
+                    let mask = UInt64(segment.ringSlots - 1)
+                    (segment.slots(index) + Int((outcome.end & mask) << 6) + 58).storeBytes(of: 0, as: UInt8.self)
+                    newTail = outcome.end &+ 1
+                }
                 if outcome.damaged {
                     spoorint_bump(RingField.word(ring, RingField.sinkErrors), 1)
                     recordSinkError("ring \(index) held a malformed report at position \(outcome.end)")

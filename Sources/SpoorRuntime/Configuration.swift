@@ -35,6 +35,8 @@ struct RuntimeConfiguration: Sendable {
     var seed: UInt64 = 0
     var sampling = SamplingStrategy.default
     var clock = ClockChoice.automatic
+    /// Shared (multi-producer) rings for threads beyond `maxThreads` (SPOOR_SHARED_RINGS).
+    var sharedRings = min(max(sysconf(Int32(_SC_NPROCESSORS_ONLN)), 1), 64)
     /// The environment variable each overridden field came from, to name it in errors.
     var environmentSources: [String: String] = [:]
 
@@ -136,6 +138,10 @@ struct RuntimeConfiguration: Sendable {
             default: throw ConfigurationError("SPOOR_FULL_POLICY=\(text) is not drop or block")
             }
         }
+        if let value = try integer("SPOOR_SHARED_RINGS") {
+            sharedRings = Int(clamping: value)
+            environmentSources["shared_rings"] = "SPOOR_SHARED_RINGS"
+        }
         if let text = environment("SPOOR_CLOCK") {
             switch text.trimmingSpaces {
             case "auto": clock = .automatic
@@ -157,6 +163,9 @@ struct RuntimeConfiguration: Sendable {
             throw ConfigurationError("\(fieldName("ring_slots")) = \(ringSlots) is not a power of two in [64, 2^24]")
         }
         guard (1...4096).contains(maxThreads) else { throw ConfigurationError("\(fieldName("max_threads")) = \(maxThreads) is not in [1, 4096]") }
+        guard (1...64).contains(sharedRings) else {
+            throw ConfigurationError("\(fieldName("shared_rings")) = \(sharedRings) is not in [1, 64]")
+        }
         guard (1...60_000).contains(flushIntervalMillis) else {
             throw ConfigurationError("\(fieldName("flush_interval_ms")) = \(flushIntervalMillis) is not in [1, 60000]")
         }
@@ -169,8 +178,8 @@ struct RuntimeConfiguration: Sendable {
         guard !logRoot.isEmpty, logRoot.utf8.count <= Self.maxPathLength else {
             throw ConfigurationError("\(fieldName("log_dir")) must be 1 to \(Self.maxPathLength) bytes")
         }
-        guard UInt64(maxThreads) * UInt64(ringSlots) * 64 <= 1 << 40 else {
-            throw ConfigurationError("max_threads * ring_slots * 64 exceeds 1 TiB")
+        guard UInt64(maxThreads + sharedRings) * UInt64(ringSlots) * 64 <= 1 << 40 else {
+            throw ConfigurationError("(max_threads + shared rings) * ring_slots * 64 exceeds 1 TiB")
         }
     }
 }

@@ -18,6 +18,8 @@ import SpoorLog
 enum RingProducer {
     /// Flag bit in `spoor__thread.state_flags`: block (instead of drop) when the ring is full.
     static let blockWhenFull: UInt32 = 0x100
+    /// Flag bit in `spoor__thread.state_flags`: the thread writes into a shared ring.
+    static let sharedRing: UInt32 = 0x200
     /// Ids per id block: the low 16 bits of an id count within a block.
     static let idBlockSize: UInt64 = 1 << 16
 
@@ -58,13 +60,51 @@ enum RingProducer {
     }
 
     /// Whether `slots` slots are free, refreshing the cached consumer position if needed and,
-    /// under the blocking policy, waiting for the collector up to the configured timeout.
+    /// under the blocking policy, waiting for the collector up to the configured timeout. On a
+    /// shared ring this also claims them: `thread.head` is then the first claimed position.
     @inline(__always)
     static func reserve(_ thread: UnsafeMutablePointer<spoor__thread>, slots: UInt64) -> Bool {
+        if _slowPath(thread.pointee.state_flags & sharedRing != 0) { return reserveShared(thread, slots: slots) }
         if _fastPath(thread.pointee.head &- thread.pointee.tail_cache &+ slots <= thread.pointee.mask &+ 1) {
             return true
         }
         return reserveAfterRefresh(thread, slots: slots)
+    }
+
+    /// Claims `slots` slots of a shared ring by compare-and-swap on its head (the reservation
+    /// counter), after checking against the consumer's tail like a private ring does.
+    @inline(never)
+    static func reserveShared(_ thread: UnsafeMutablePointer<spoor__thread>, slots: UInt64) -> Bool {
+        guard let ring = thread.pointee.ring else { return false }
+        let headWord = RingField.word(ring, RingField.head)
+        let tailWord = RingField.word(ring, RingField.tail)
+        let capacity = thread.pointee.mask &+ 1
+        var head = spoorint_load_relaxed(headWord)
+        var deadline: UInt64 = 0
+        var spins = 0
+        while true {
+            if head &- thread.pointee.tail_cache &+ slots > capacity {
+                thread.pointee.tail_cache = spoorint_load_acquire(tailWord)
+                if head &- thread.pointee.tail_cache &+ slots > capacity {
+                    // Full: drop, or wait for the collector under the blocking policy.
+                    guard thread.pointee.state_flags & blockWhenFull != 0,
+                          spoorint_load_relaxed(spoorint_generation_ptr()) == thread.pointee.generation
+                    else { return false }
+                    if deadline == 0 { deadline = monotonicNanos() &+ spoorint_load_relaxed(spoorint_block_timeout_ptr()) }
+                    spins += 1
+                    if spins >= 64 {
+                        if monotonicNanos() > deadline { return false }
+                        sched_yield()
+                    }
+                    head = spoorint_load_relaxed(headWord)
+                    continue
+                }
+            }
+            if spoorint_cas_observe(headWord, &head, head &+ slots) {
+                thread.pointee.head = head
+                return true
+            }
+        }
     }
 
     @inline(never)
@@ -93,7 +133,12 @@ enum RingProducer {
     @inline(never)
     static func drop(_ thread: UnsafeMutablePointer<spoor__thread>) -> Int32 {
         if let ring = thread.pointee.ring {
-            spoorint_bump(RingField.word(ring, RingField.dropped), 1)
+            if thread.pointee.state_flags & sharedRing != 0 {
+                spoorint_add_relaxed(RingField.word(ring, RingField.dropped), 1)
+                thread.pointee.own_dropped &+= 1
+            } else {
+                spoorint_bump(RingField.word(ring, RingField.dropped), 1)
+            }
         } else {
             thread.pointee.lost_no_ring &+= 1
             _ = spoorint_fetch_add(spoorint_no_ring_dropped_ptr(), 1)
@@ -129,14 +174,42 @@ enum RingProducer {
         header.storeBytes(of: aux, toByteOffset: 60, as: UInt32.self)
     }
 
-    /// Publishes `slots` slots written at the head: one release store the collector pairs with
-    /// an acquire load, then the committed counter (single writer: no locked instruction).
+    /// The kind byte `writeHeader` stores: the report's kind on a private ring; 0 on a shared
+    /// ring, where `publish` stores the kind last, as the commit.
     @inline(__always)
-    static func publish(_ thread: UnsafeMutablePointer<spoor__thread>, ring: UnsafeMutableRawPointer, slots: UInt64) {
+    static func headerKind(_ thread: UnsafeMutablePointer<spoor__thread>, _ kind: UInt32) -> UInt32 {
+        thread.pointee.state_flags & sharedRing != 0 ? 0 : kind
+    }
+
+    /// Publishes `slots` slots written at the head: one release store the collector pairs with
+    /// an acquire load, then the committed counter (single writer: no locked instruction). On a
+    /// shared ring: the release store of the header's kind byte, then an atomic add.
+    @inline(__always)
+    static func publish(
+        _ thread: UnsafeMutablePointer<spoor__thread>, ring: UnsafeMutableRawPointer, slots: UInt64,
+        header: UnsafeMutableRawPointer, kind: UInt32
+    ) {
+        if _slowPath(thread.pointee.state_flags & sharedRing != 0) {
+            spoorint_store_release_u8((header + 58).assumingMemoryBound(to: UInt8.self), UInt8(truncatingIfNeeded: kind))
+            spoorint_add_relaxed(RingField.word(ring, RingField.committed), 1)
+            thread.pointee.own_committed &+= 1
+            return
+        }
         let head = thread.pointee.head &+ slots
         thread.pointee.head = head
         spoorint_store_release(RingField.word(ring, RingField.head), head)
         spoorint_bump(RingField.word(ring, RingField.committed), 1)
+    }
+
+    /// Counts a sampled entry on the thread's ring.
+    @inline(__always)
+    static func countSampled(_ thread: UnsafeMutablePointer<spoor__thread>, ring: UnsafeMutableRawPointer) {
+        if thread.pointee.state_flags & sharedRing != 0 {
+            spoorint_add_relaxed(RingField.word(ring, RingField.sampled), 1)
+            thread.pointee.own_sampled &+= 1
+        } else {
+            spoorint_bump(RingField.word(ring, RingField.sampled), 1)
+        }
     }
 
     // MARK: - Report kinds
@@ -150,11 +223,12 @@ enum RingProducer {
         guard let ring = thread.pointee.ring, let slots = UnsafeMutableRawPointer(thread.pointee.slots),
               reserve(thread, slots: 1)
         else { return drop(thread) }
+        let header = slot(slots, thread, thread.pointee.head)
         writeHeader(
-            slot(slots, thread, thread.pointee.head), thread, id: id, parent0: parent, keyHash: keyHash,
-            start: start, end: end, op: op, parentCount: parentCount, attachLength: 0, kind: kind,
+            header, thread, id: id, parent0: parent, keyHash: keyHash,
+            start: start, end: end, op: op, parentCount: parentCount, attachLength: 0, kind: headerKind(thread, kind),
             flags: 0, aux: aux)
-        publish(thread, ring: ring, slots: 1)
+        publish(thread, ring: ring, slots: 1, header: header, kind: kind)
         return Status.ok
     }
 
@@ -371,9 +445,9 @@ enum RingProducer {
         }
         writeHeader(
             header, thread, id: id, parent0: parent0, keyHash: keyHash, start: start,
-            end: end, op: op, parentCount: UInt32(trackedParents), attachLength: UInt16(attachLength), kind: kind,
-            flags: flags, aux: aux)
-        publish(thread, ring: ring, slots: slotCount)
+            end: end, op: op, parentCount: UInt32(trackedParents), attachLength: UInt16(attachLength),
+            kind: headerKind(thread, kind), flags: flags, aux: aux)
+        publish(thread, ring: ring, slots: slotCount, header: header, kind: kind)
         return Status.ok
     }
 }

@@ -37,23 +37,23 @@ final class Runtime: @unchecked Sendable {
         self.sampling = configuration.sampling
     }
 
-    /// Takes a free ring for `thread`, or leaves it without one if all are in use.
+    /// The private rings come first, the shared ones last.
+    var privateRingCount: Int { configuration.maxThreads }
+
+    /// Takes a free private ring for `thread`, or attaches it to a shared ring if none is free.
+    /// Caller holds `Lifecycle.lock`.
     func takeRing(for thread: UnsafeMutablePointer<spoor__thread>) {
-        for index in 0..<segment.ringCount {
+        for index in 0..<privateRingCount {
             let ring = segment.ring(index)
             let state = RingField.word(ring, RingField.state)
             guard spoorint_load_acquire(state) == UInt64(SPOORINT_RING_FREE) else { continue }
             let firstUse = spoorint_load_relaxed(RingField.word(ring, RingField.takes)) == 0
-            if firstUse && !segment.prepareRing(index) { return }
+            if firstUse && !segment.prepareRing(index) { break }
             guard spoorint_cas(state, UInt64(SPOORINT_RING_FREE), UInt64(SPOORINT_RING_OWNED)) else { continue }
             spoorint_store_relaxed(RingField.word(ring, RingField.ownerTID), UInt64(thread.pointee.tid))
             spoorint_bump(RingField.word(ring, RingField.takes), 1)
-            thread.pointee.ring = ring
-            thread.pointee.slots = segment.slots(index).assumingMemoryBound(to: UInt8.self)
-            thread.pointee.mask = UInt64(segment.ringSlots - 1)
-            thread.pointee.head = spoorint_load_relaxed(RingField.word(ring, RingField.head))
-            thread.pointee.tail_cache = spoorint_load_acquire(RingField.word(ring, RingField.tail))
-            thread.pointee.ring_index = UInt32(index)
+            install(index, into: thread)
+            thread.pointee.state_flags &= ~RingProducer.sharedRing
             thread.pointee.base_committed = spoorint_load_relaxed(RingField.word(ring, RingField.committed))
             thread.pointee.base_dropped = spoorint_load_relaxed(RingField.word(ring, RingField.dropped))
             thread.pointee.base_sampled = spoorint_load_relaxed(RingField.word(ring, RingField.sampled))
@@ -61,6 +61,38 @@ final class Runtime: @unchecked Sendable {
             thread.pointee.base_written = thread.pointee.base_committed &+ thread.pointee.base_dropped
             return
         }
+        attachShared(thread)
+    }
+
+    /// Attaches `thread` to the shared ring of the CPU it runs on (threads that move on keep
+    /// their ring: any number of producers may write into one). Caller holds `Lifecycle.lock`.
+    func attachShared(_ thread: UnsafeMutablePointer<spoor__thread>) {
+        let shared = configuration.sharedRings
+        let cpu = Int(spoorint_getcpu())
+        let index = privateRingCount + cpu % shared
+        let ring = segment.ring(index)
+        if spoorint_load_relaxed(RingField.word(ring, RingField.takes)) == 0 {
+            guard segment.prepareRing(index) else { return }
+            spoorint_store_relaxed(RingField.word(ring, RingField.ownerTID), UInt64(thread.pointee.tid))
+            spoorint_store_release(RingField.word(ring, RingField.state), UInt64(SPOORINT_RING_OWNED))
+        }
+        spoorint_add_relaxed(RingField.word(ring, RingField.takes), 1)
+        spoorint_add_relaxed(RingField.word(ring, RingField.sharers), 1)
+        install(index, into: thread)
+        thread.pointee.state_flags |= RingProducer.sharedRing
+        thread.pointee.own_committed = 0
+        thread.pointee.own_dropped = 0
+        thread.pointee.own_sampled = 0
+    }
+
+    private func install(_ index: Int, into thread: UnsafeMutablePointer<spoor__thread>) {
+        let ring = segment.ring(index)
+        thread.pointee.ring = ring
+        thread.pointee.slots = segment.slots(index).assumingMemoryBound(to: UInt8.self)
+        thread.pointee.mask = UInt64(segment.ringSlots - 1)
+        thread.pointee.head = spoorint_load_relaxed(RingField.word(ring, RingField.head))
+        thread.pointee.tail_cache = spoorint_load_acquire(RingField.word(ring, RingField.tail))
+        thread.pointee.ring_index = UInt32(index)
     }
 
     /// Registers or looks up an operator. Caller holds `Lifecycle.lock`.
@@ -93,7 +125,9 @@ final class Runtime: @unchecked Sendable {
             stats.drained &+= spoorint_load_relaxed(RingField.word(ring, RingField.drained))
             stats.batches &+= spoorint_load_relaxed(RingField.word(ring, RingField.batches))
             stats.sink_errors &+= spoorint_load_relaxed(RingField.word(ring, RingField.sinkErrors))
-            if spoorint_load_relaxed(RingField.word(ring, RingField.state)) == UInt64(SPOORINT_RING_OWNED) {
+            if segment.isShared(index) {
+                stats.threads &+= spoorint_load_relaxed(RingField.word(ring, RingField.sharers))
+            } else if spoorint_load_relaxed(RingField.word(ring, RingField.state)) == UInt64(SPOORINT_RING_OWNED) {
                 stats.threads &+= 1
             }
         }
@@ -170,7 +204,8 @@ enum Lifecycle {
         let segment: SharedSegment
         do {
             segment = try SharedSegment.create(
-                name: shmName, ringCount: configuration.maxThreads, ringSlots: configuration.ringSlots,
+                name: shmName, ringCount: configuration.maxThreads + configuration.sharedRings,
+                sharedRings: configuration.sharedRings, ringSlots: configuration.ringSlots,
                 runID: runID, runDirectory: runDirectory)
         } catch {
             return fail(Status.sharedMemory, error.message)
@@ -298,7 +333,8 @@ enum Lifecycle {
         guard let runtime = current else { return false }
         let epoch = spoorint_load_acquire(spoorint_sampler_epoch_ptr())
         if thread.pointee.tid == 0 { thread.pointee.tid = spoorint_gettid() }
-        let block = thread.pointee.state_flags & RingProducer.blockWhenFull
+        // The sampler owns the low byte; the ring bits survive its install.
+        let block = thread.pointee.state_flags & ~0xff
         // A thread's first sampler install of each run draws from that run's seed.
         if thread.pointee.generation != runtime.generation { thread.pointee.rng = 0 }
         runtime.sampling.install(into: thread, epoch: epoch, seed: runtime.configuration.seed)
@@ -311,7 +347,11 @@ enum Lifecycle {
         lock.lock()
         defer { lock.unlock() }
         if let runtime = current, runtime.generation == thread.pointee.generation, let ring = thread.pointee.ring {
-            spoorint_store_release(RingField.word(ring, RingField.state), UInt64(SPOORINT_RING_ORPHANED))
+            if thread.pointee.state_flags & RingProducer.sharedRing != 0 {
+                spoorint_sub_relaxed(RingField.word(ring, RingField.sharers), 1)
+            } else {
+                spoorint_store_release(RingField.word(ring, RingField.state), UInt64(SPOORINT_RING_ORPHANED))
+            }
         }
         thread.pointee.ring = nil
         thread.pointee.slots = nil

@@ -73,8 +73,10 @@ final class SharedSegment: @unchecked Sendable {
     }
 
     /// Creates and maps a new segment.
+    /// Creates and maps a new segment whose last `sharedRings` rings are shared
+    /// (multi-producer, `SPOORINT_RING_SHARED`).
     static func create(
-        name: String, ringCount: Int, ringSlots: Int, runID: UInt64, runDirectory: String
+        name: String, ringCount: Int, sharedRings: Int = 0, ringSlots: Int, runID: UInt64, runDirectory: String
     ) throws(SegmentError) -> SharedSegment {
         try validateName(name)
         let (metadata, total) = layoutSize(ringCount: ringCount, ringSlots: ringSlots)
@@ -115,6 +117,9 @@ final class SharedSegment: @unchecked Sendable {
         let runDirField = mapped + 1024
         runDirBytes.withUnsafeBytes { runDirField.copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(runDirField), byteCount: $0.count) }
         runDirField.storeBytes(of: 0, toByteOffset: runDirBytes.count, as: UInt8.self)
+        for index in max(ringCount - sharedRings, 0)..<ringCount {
+            spoorint_store_relaxed(RingField.word(segment.ring(index), RingField.flags), UInt64(SPOORINT_RING_SHARED))
+        }
         // The magic goes last: a reader that sees it sees a complete header.
         spoorint_store_release(mapped.assumingMemoryBound(to: UInt64.self), SPOORINT_SHM_MAGIC)
         return segment
@@ -138,7 +143,7 @@ final class SharedSegment: @unchecked Sendable {
         let header = mapped.assumingMemoryBound(to: spoorint_shm_header.self).pointee
         let ringCount = Int(header.ring_count)
         let ringSlots = Int(header.ring_slots)
-        let expected = (1...4096).contains(ringCount) && ringSlots >= 64 && ringSlots <= 1 << 24
+        let expected = (1...(4096 + 64)).contains(ringCount) && ringSlots >= 64 && ringSlots <= 1 << 24
             && ringSlots & (ringSlots - 1) == 0
             ? layoutSize(ringCount: ringCount, ringSlots: ringSlots).total : -1
         guard header.magic == SPOORINT_SHM_MAGIC, header.layout_version == SPOORINT_SHM_LAYOUT_VERSION,
@@ -172,6 +177,11 @@ final class SharedSegment: @unchecked Sendable {
     @inline(__always)
     func ring(_ index: Int) -> UnsafeMutableRawPointer {
         base + ringTableOffset + index * Self.ringDescriptorSize
+    }
+
+    /// Whether ring `index` is shared (multi-producer).
+    func isShared(_ index: Int) -> Bool {
+        spoorint_load_relaxed(RingField.word(ring(index), RingField.flags)) & UInt64(SPOORINT_RING_SHARED) != 0
     }
 
     /// First slot of ring `index`.
@@ -217,6 +227,8 @@ enum RingField {
     static let state = 0
     static let ownerTID = 8
     static let takes = 16
+    static let flags = 24
+    static let sharers = 32
     static let head = 64
     static let committed = 72
     static let dropped = 80

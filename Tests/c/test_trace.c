@@ -741,26 +741,24 @@ static void test_full_block(void) {
     CHECK_EQ(spoor_shutdown(), SPOOR_OK);
 }
 
-/* max_threads = 1: a second thread finds no free ring, so its reports are dropped and counted
- * (a checkpoint still mints its id, an entry gives 0); it looks for a ring again every 1024
- * reports and gets one once the first owner exited and the collector drained its ring. */
+/* max_threads = 1: a second thread finds no free private ring, so it writes into a shared ring:
+ * it is traced all the same (nothing dropped), and both count as live threads. */
 struct ring_race {
     pthread_barrier_t barrier; /* main, A and B */
-    pthread_barrier_t resume;  /* main and B, once A has exited */
     int a_rc;
     int b_first_rc, b_entry_rc;
     uint64_t b_first_id, b_entry_id;
-    uint64_t b_drops, b_attempts;
-    int b_got_ring;
+    uint64_t live_threads;
 };
 
 static void *ring_owner(void *arg) {
     struct ring_race *r = arg;
     uint64_t id = 0;
-    r->a_rc = spoor_checkpoint1(0x1234, 1, 0, 0, 0, &id); /* takes the only ring */
+    r->a_rc = spoor_checkpoint1(0x1234, 1, 0, 0, 0, &id); /* takes the only private ring */
     pthread_barrier_wait(&r->barrier); /* 1: A owns the ring */
-    pthread_barrier_wait(&r->barrier); /* 2: B has been refused */
-    return NULL;                       /* exits: the ring is handed back */
+    pthread_barrier_wait(&r->barrier); /* 2: B has written */
+    pthread_barrier_wait(&r->barrier); /* 3: main has counted */
+    return NULL;
 }
 
 static void *ring_seeker(void *arg) {
@@ -769,18 +767,8 @@ static void *ring_seeker(void *arg) {
     r->b_first_rc = spoor_checkpoint1(0x1234, 1, 0, 0, 0, &r->b_first_id);
     r->b_entry_id = 99;
     r->b_entry_rc = spoor_entry(1, 1, &r->b_entry_id);
-    r->b_drops = (r->b_first_rc == SPOOR_DROPPED) + (r->b_entry_rc == SPOOR_DROPPED);
     pthread_barrier_wait(&r->barrier); /* 2 */
-    pthread_barrier_wait(&r->resume); /* 3: A exited and its ring was drained */
-    for (r->b_attempts = 0; r->b_attempts < 5000; r->b_attempts++) {
-        uint64_t id = 0;
-        int rc = spoor_checkpoint1(0x1234, 1, 0, 0, 0, &id);
-        if (rc == SPOOR_OK) {
-            r->b_got_ring = 1;
-            break;
-        }
-        r->b_drops += rc == SPOOR_DROPPED;
-    }
+    pthread_barrier_wait(&r->barrier); /* 3 */
     return NULL;
 }
 
@@ -793,33 +781,34 @@ static void test_no_free_ring(void) {
     struct ring_race r;
     memset(&r, 0, sizeof r);
     pthread_barrier_init(&r.barrier, NULL, 3);
-    pthread_barrier_init(&r.resume, NULL, 2);
     pthread_t a, b;
     CHECK_EQ(pthread_create(&a, NULL, ring_owner, &r), 0);
     CHECK_EQ(pthread_create(&b, NULL, ring_seeker, &r), 0);
     pthread_barrier_wait(&r.barrier); /* 1 */
     pthread_barrier_wait(&r.barrier); /* 2 */
+    spoor_stats live;
+    CHECK_EQ(spoor_get_stats(&live), SPOOR_OK);
+    r.live_threads = live.threads;
+    pthread_barrier_wait(&r.barrier); /* 3 */
     pthread_join(a, NULL);
-    CHECK_EQ(spoor_flush(0), SPOOR_OK); /* drains A's ring, which makes it free again */
-    pthread_barrier_wait(&r.resume); /* 3 */
     pthread_join(b, NULL);
     pthread_barrier_destroy(&r.barrier);
-    pthread_barrier_destroy(&r.resume);
 
     CHECK_EQ(r.a_rc, SPOOR_OK);
-    CHECK_EQ(r.b_first_rc, SPOOR_DROPPED);
+    CHECK_EQ(r.b_first_rc, SPOOR_OK);
     CHECK(r.b_first_id != 0);
-    CHECK_EQ(r.b_entry_rc, SPOOR_DROPPED);
-    CHECK_EQ(r.b_entry_id, 0);
-    CHECK(r.b_got_ring);
-    CHECK(r.b_drops >= 2 && r.b_drops <= 1024); /* "looks again every 1024 reports" */
+    CHECK_EQ(r.b_entry_rc, SPOOR_OK);
+    CHECK(r.b_entry_id != 0);
+    CHECK_EQ(r.live_threads, 2);
     CHECK_EQ(spoor_flush(0), SPOOR_OK);
     spoor_stats stats;
     CHECK_EQ(spoor_get_stats(&stats), SPOOR_OK);
     check_invariants(&stats);
-    CHECK_EQ(stats.dropped, r.b_drops);
-    CHECK_EQ(stats.committed, 2); /* A's report and B's first after it got the ring */
-    CHECK_EQ(stats.sampled, 1);   /* B's entry was sampled, then dropped */
+    CHECK_EQ(stats.dropped, 0);
+    CHECK_EQ(stats.committed, 3); /* A's report, B's checkpoint and B's entry */
+    CHECK_EQ(stats.drained, 3);
+    CHECK_EQ(stats.sampled, 1);
+    CHECK_EQ(stats.threads, 0);   /* both exited */
     CHECK_EQ(spoor_shutdown(), SPOOR_OK);
 }
 

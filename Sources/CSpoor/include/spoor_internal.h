@@ -17,7 +17,7 @@
 /* ---- shared-memory segment ------------------------------------------------------------ */
 
 #define SPOORINT_SHM_MAGIC 0x4d4853524f4f5053ULL /* "SPOORSHM" read as little-endian bytes */
-#define SPOORINT_SHM_LAYOUT_VERSION 1u
+#define SPOORINT_SHM_LAYOUT_VERSION 2u /* 2: shared rings */
 #define SPOORINT_SLOT_SIZE 64u
 #define SPOORINT_HEADER_SIZE 4096u
 #define SPOORINT_RUN_DIR_CAPACITY 3072u
@@ -62,12 +62,24 @@ _Static_assert(offsetof(spoorint_shm_header, run_dir) == 1024, "run_dir");
 
 /* One ring's descriptor: three cache lines, so that the producer's and the consumer's hot words
  * never share a line. Positions count 64-byte slots and only ever grow; slot = position & mask. */
+/* Ring flags (spoorint_shm_ring.flags). */
+#define SPOORINT_RING_SHARED 1u /* multi-producer: see below */
+
+/* A private ring has one producer, its owning thread, which writes each report and then
+ * release-stores `head`. A shared ring (SPOORINT_RING_SHARED) takes the threads that found no
+ * private ring free: a producer reserves its slots by compare-and-swap on `head`, writes the
+ * report with kind 0 and release-stores its kind byte last; the consumer reads up to the first
+ * header whose kind is still 0 (reserved, not yet committed), and zeroes the kind byte of every
+ * slot it consumed before it publishes `tail`, so that a stale byte never looks committed.
+ * Its producer counters (committed, dropped, sampled) are updated with atomic adds. */
 typedef struct spoorint_shm_ring {
     /* line 0: ownership, written at take / release */
     uint64_t state;       /*   0 */
-    uint64_t owner_tid;   /*   8 */
-    uint64_t takes;       /*  16: how many threads have owned it */
-    uint64_t pad0[5];
+    uint64_t owner_tid;   /*   8: private: the owner; shared: the first thread to attach */
+    uint64_t takes;       /*  16: how many threads have owned it (shared: attached to it) */
+    uint64_t flags;       /*  24: SPOORINT_RING_* */
+    uint64_t sharers;     /*  32: shared: threads attached now */
+    uint64_t pad0[3];
     /* line 1: written by the producer only */
     uint64_t head;        /*  64: release-published after the slots are written */
     uint64_t committed;   /*  72 */
@@ -83,6 +95,8 @@ typedef struct spoorint_shm_ring {
 } spoorint_shm_ring;
 
 _Static_assert(sizeof(spoorint_shm_ring) == 192, "ring descriptor size");
+_Static_assert(offsetof(spoorint_shm_ring, flags) == 24, "flags");
+_Static_assert(offsetof(spoorint_shm_ring, sharers) == 32, "sharers");
 _Static_assert(offsetof(spoorint_shm_ring, head) == 64, "head");
 _Static_assert(offsetof(spoorint_shm_ring, tail) == 128, "tail");
 
@@ -151,6 +165,25 @@ static inline bool spoorint_cas(uint64_t *SPOOR_NONNULL p, uint64_t expected, ui
 }
 static inline uint64_t spoorint_fetch_add(uint64_t *SPOOR_NONNULL p, uint64_t v) {
     return __atomic_fetch_add(p, v, __ATOMIC_ACQ_REL);
+}
+/* Compare-and-swap that reports the value it found in *expected on failure. */
+static inline bool spoorint_cas_observe(uint64_t *SPOOR_NONNULL p, uint64_t *SPOOR_NONNULL expected,
+                                        uint64_t desired) {
+    return __atomic_compare_exchange_n(p, expected, desired, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+}
+/* A counter several threads add to (no ordering beyond atomicity). */
+static inline void spoorint_add_relaxed(uint64_t *SPOOR_NONNULL p, uint64_t v) {
+    (void)__atomic_fetch_add(p, v, __ATOMIC_RELAXED);
+}
+static inline void spoorint_sub_relaxed(uint64_t *SPOOR_NONNULL p, uint64_t v) {
+    (void)__atomic_fetch_sub(p, v, __ATOMIC_RELAXED);
+}
+/* The commit byte of a shared ring's report (its kind). */
+static inline void spoorint_store_release_u8(uint8_t *SPOOR_NONNULL p, uint8_t v) {
+    __atomic_store_n(p, v, __ATOMIC_RELEASE);
+}
+static inline uint8_t spoorint_load_acquire_u8(const uint8_t *SPOOR_NONNULL p) {
+    return __atomic_load_n(p, __ATOMIC_ACQUIRE);
 }
 
 /* ---- process globals defined in state.c ------------------------------------------------ */
@@ -287,6 +320,8 @@ _Static_assert(sizeof(spoor_fold) == 80, "fold size");
 /* ---- platform (platform.c) -------------------------------------------------------------- */
 
 uint32_t spoorint_gettid(void);
+/* The CPU the calling thread runs on (0 if unknown). */
+int spoorint_getcpu(void);
 /* Fills buf from getrandom(2); 0 or -1 (errno set). */
 int spoorint_random_bytes(void *SPOOR_NONNULL buf, size_t len);
 /* Faults in [addr, addr + len) for writing (MADV_POPULATE_WRITE, else touching each page). */
