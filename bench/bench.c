@@ -220,11 +220,14 @@ static void set_sampling(uint32_t mode, uint64_t every_n) {
 
 static double baseline_median = 0;
 
+static const char *ring_path = "private";
+
 static void run_case(const bench_case *b, int threads) {
     int samples = b->samples;
     double *all = calloc((size_t)(samples * threads), sizeof(double));
-    worker_args args[2];
-    pthread_t ids[2];
+    worker_args args[4];
+    pthread_t ids[4];
+    if (threads > 4) threads = 4;
     pthread_barrier_t barrier;
     pthread_barrier_init(&barrier, NULL, (unsigned)threads);
     for (int t = 0; t < threads; t++) {
@@ -246,9 +249,9 @@ static void run_case(const bench_case *b, int threads) {
     double p99 = percentile(all, n, 0.99);
     double median = percentile(all, n, 0.50);
     if (b->kind == OP_BASELINE && threads == 1) baseline_median = median;
-    printf("{\"bench\":\"%s\",\"unit\":\"ns/op\",\"median\":%.3f,\"p99\":%.3f,\"threads\":%d,"
+    printf("{\"bench\":\"%s\",\"unit\":\"ns/op\",\"median\":%.3f,\"p99\":%.3f,\"threads\":%d,\"ring\":\"%s\","
            "\"samples\":%d,\"ops_per_sample\":%d,\"allocs_per_op\":%.6f,\"ratio_to_baseline\":%.3f",
-           b->name, median, p99, threads, n, b->ops_per_sample, ops ? (double)allocs / (double)ops : 0.0,
+           b->name, median, p99, threads, ring_path, n, b->ops_per_sample, ops ? (double)allocs / (double)ops : 0.0,
            baseline_median > 0 ? median / baseline_median : 1.0);
     if (b->target_ns > 0) printf(",\"target\":%.1f", b->target_ns);
     printf("}\n");
@@ -325,7 +328,7 @@ static void drain_bench(const char *dir, int threads, uint32_t sink) {
         spoor_flush(0);
         pthread_barrier_t barrier;
         pthread_barrier_init(&barrier, NULL, (unsigned)threads + 1);
-        pthread_t ids[2];
+        pthread_t ids[4];
         fill_args args = {per_thread, &barrier};
         for (int t = 0; t < threads; t++) pthread_create(&ids[t], NULL, fill, &args);
         pthread_barrier_wait(&barrier);
@@ -422,12 +425,45 @@ int main(int argc, char **argv) {
     if (stats.dropped != 0) {
         fprintf(stderr, "warning: %llu reports dropped during the hot-path runs\n", (unsigned long long)stats.dropped);
     }
+
+    /* The shared-ring path: one private ring, held by this thread, and one shared ring
+     * (SPOOR_SHARED_RINGS=1), so that 1, 2 and 4 workers all write into the same shared ring. */
+    setenv("SPOOR_SHARED_RINGS", "1", 1);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.log_dir = dir;
+    cfg.ring_slots = 1u << 16;
+    cfg.max_threads = 1;
+    cfg.sampling.mode = SPOOR_SAMPLE_OFF;
+    if (spoor_init(&cfg) != SPOOR_OK) {
+        fprintf(stderr, "init (shared rings): %s\n", spoor_error_detail());
+        return 1;
+    }
+    unsetenv("SPOOR_SHARED_RINGS");
+    spoor_register_operator("source", 6, "bench.c", 7, &op_source);
+    spoor_register_operator("map", 3, "bench.c", 7, &op_map);
+    uint64_t holder = 0;
+    spoor_checkpoint1(1, op_map, 0, 0, 1, &holder); /* this thread takes the one private ring */
+    ring_path = "shared";
+    for (int threads = 1; threads <= 4; threads *= 2) {
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+            const bench_case *b = &cases[i];
+            if (b->kind != OP_CHECKPOINT1 && b->kind != OP_CHECKPOINT4_ATTACH && b->kind != OP_SAMPLED_ENTRY) continue;
+            set_sampling(b->kind == OP_SAMPLED_ENTRY ? SPOOR_SAMPLE_ALL : SPOOR_SAMPLE_OFF, 0);
+            run_case(b, threads);
+        }
+    }
+    spoor_get_stats(&stats);
+    spoor_shutdown();
+    if (stats.dropped != 0) {
+        fprintf(stderr, "warning: %llu reports dropped during the shared-ring runs\n", (unsigned long long)stats.dropped);
+    }
     /* The hot-path runs above wrote their reports to the log too: let that backlog reach the
      * disk before measuring the drain (untimed). */
     sync();
 drains:
     drain_bench(dir, 1, SPOOR_SINK_LOG);
     drain_bench(dir, 2, SPOOR_SINK_LOG);
+    drain_bench(dir, 4, SPOOR_SINK_LOG);
     drain_bench(dir, 1, SPOOR_SINK_NONE);
     char command[256];
     snprintf(command, sizeof command, "rm -rf %s", dir);

@@ -63,30 +63,93 @@ final class BoundedQueue<Element>: @unchecked Sendable {
     }
 }
 
-/// Runs `body` on a new OS thread named `name`; `join` waits for it.
+/// Runs `body` on a new OS thread; `join` waits for it. The thread first waits at `gate`, so
+/// that a dataflow whose threads did not all start can tell the started ones to return without
+/// running (a stage missing its consumer would otherwise block forever).
 final class WorkerThread: @unchecked Sendable {
     private var thread = pthread_t()
     private final class Box {
         let body: () -> Void
-        init(_ body: @escaping () -> Void) { self.body = body }
+        let gate: StartGate
+        init(_ body: @escaping () -> Void, gate: StartGate) {
+            self.body = body
+            self.gate = gate
+        }
     }
 
-    init(name: String, _ body: @escaping () -> Void) {
-        let box = Unmanaged.passRetained(Box(body)).toOpaque()
-        let result = pthread_create(&thread, nil, { raw in
+    private init() {}
+
+    /// Starts the thread (with `stackBytes` of stack, 0: the system default), or returns the
+    /// pthread error code.
+    static func start(gate: StartGate, stackBytes: Int, _ body: @escaping () -> Void) -> Result<WorkerThread, WorkerThreadError> {
+        let worker = WorkerThread()
+        var attributes = pthread_attr_t()
+        pthread_attr_init(&attributes)
+        defer { pthread_attr_destroy(&attributes) }
+        if stackBytes > 0 {
+            let status = pthread_attr_setstacksize(&attributes, stackBytes)
+            if status != 0 { return .failure(WorkerThreadError(code: status)) }
+        }
+        let box = Unmanaged.passRetained(Box(body, gate: gate)).toOpaque()
+        let result = pthread_create(&worker.thread, &attributes, { raw in
             guard let raw else { return nil }
             let box = Unmanaged<Box>.fromOpaque(raw).takeRetainedValue()
-            box.body()
+            if box.gate.waitForGo() { box.body() }
             return nil
         }, box)
         if result != 0 {
-            // No thread: run inline so the dataflow still completes.
-            Unmanaged<Box>.fromOpaque(box).takeRetainedValue().body()
+            Unmanaged<Box>.fromOpaque(box).release()
+            return .failure(WorkerThreadError(code: result))
         }
+        return .success(worker)
     }
 
     func join() {
         pthread_join(thread, nil)
+    }
+}
+
+/// A thread that could not start: the pthread error code.
+struct WorkerThreadError: Error {
+    var code: Int32
+}
+
+/// Holds a dataflow's threads until every one of them has started, then lets them all run, or
+/// tells them all to return.
+final class StartGate: @unchecked Sendable {
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let opened = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    /// nil until decided; then whether to run.
+    private var decision: Bool?
+
+    init() {
+        mutex.initialize(to: pthread_mutex_t())
+        opened.initialize(to: pthread_cond_t())
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(opened, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(opened)
+        pthread_mutex_destroy(mutex)
+        mutex.deallocate()
+        opened.deallocate()
+    }
+
+    /// Decides for every waiting and future thread.
+    func open(run: Bool) {
+        pthread_mutex_lock(mutex)
+        decision = run
+        pthread_cond_broadcast(opened)
+        pthread_mutex_unlock(mutex)
+    }
+
+    /// Waits for the decision; true: run the body.
+    func waitForGo() -> Bool {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        while decision == nil { pthread_cond_wait(opened, mutex) }
+        return decision ?? false
     }
 }
 

@@ -128,7 +128,7 @@ public struct DataStream<Element: Sendable>: Sendable {
         let queues = next.queues
         let batchSize = flow.batchSize
         let op = next.readOp
-        for index in 0..<stage.parallelism {
+        for index in 0..<max(stage.parallelism, 0) {
             connect(index, ShuffleWriter(queues: queues, keyOf: keyOf, handle: partitioner, batchSize: batchSize, op: op, startingAt: index).downstream)
         }
     }
@@ -144,7 +144,7 @@ public struct DataStream<Element: Sendable>: Sendable {
     ) {
         let op = Operator(name, callSite: "sink:\(name)")
         let coordinator = SinkCoordinator(instances: stage.parallelism, onWindow: onWindow)
-        for index in 0..<stage.parallelism {
+        for index in 0..<max(stage.parallelism, 0) {
             connect(index, Downstream(
                 emit: { record, window in
                     body(record, window)

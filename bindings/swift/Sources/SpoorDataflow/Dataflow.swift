@@ -1,3 +1,8 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import Spoor
 import Synchronization
 
@@ -13,9 +18,20 @@ public struct DataflowConfiguration: Sendable {
     /// never called (the untraced baseline). On: the tracing mode is `Spoor.mode` (direct or
     /// piggyback) and sampling is Spoor's; start Spoor before building the dataflow.
     public var tracing = false
+    /// Stack size of each stage instance's thread in bytes; 0: the system default.
+    public var threadStackBytes = 0
 
     /// The defaults.
     public init() {}
+
+    /// What is wrong with these settings, if anything.
+    var problem: String? {
+        if parallelism < 1 { return "parallelism is \(parallelism); it must be at least 1" }
+        if batchSize < 1 { return "batchSize is \(batchSize); it must be at least 1" }
+        if queueCapacity < 1 { return "queueCapacity is \(queueCapacity); it must be at least 1" }
+        if threadStackBytes < 0 { return "threadStackBytes is \(threadStackBytes); it must be 0 or more" }
+        return nil
+    }
 }
 
 /// A plan that cannot run.
@@ -63,7 +79,7 @@ public final class Dataflow: @unchecked Sendable {
     func makeSource<Element: Sendable>(
         _ name: String, parallelism: Int, windowing: Windowing, _ body: @escaping @Sendable (SourceContext<Element>) -> Void
     ) -> SourceStage<Element> {
-        let stage = SourceStage(name: name, parallelism: max(parallelism, 1), windowing: windowing, body: body)
+        let stage = SourceStage(name: name, parallelism: parallelism, windowing: windowing, body: body)
         add(stage)
         return stage
     }
@@ -94,14 +110,33 @@ public final class Dataflow: @unchecked Sendable {
             return state
         }
         guard !alreadyRunning else { throw DataflowError(description: "a dataflow runs once") }
+        if let problem = configuration.problem { throw DataflowError(description: "bad configuration: \(problem)") }
+        if let stage = stages.first(where: { $0.parallelism < 1 }) {
+            throw DataflowError(description: "stage '\(stage.name)' has parallelism \(stage.parallelism); it must be at least 1")
+        }
         if let problem = stages.lazy.compactMap({ $0.planProblem() }).first { throw DataflowError(description: problem) }
+        // Every thread waits at the gate until all have started: if one cannot start, the
+        // others return without running, and run() fails instead of waiting on a stage that
+        // will never produce or consume.
+        let gate = StartGate()
         var threads: [WorkerThread] = []
-        for stage in stages {
+        var failure: (stage: String, index: Int, code: Int32)?
+        start: for stage in stages {
             for index in 0..<stage.parallelism {
-                threads.append(WorkerThread(name: "\(stage.name)#\(index)", stage.worker(index, flow: self)))
+                switch WorkerThread.start(gate: gate, stackBytes: configuration.threadStackBytes, stage.worker(index, flow: self)) {
+                case .success(let thread): threads.append(thread)
+                case .failure(let error):
+                    failure = (stage.name, index, error.code)
+                    break start
+                }
             }
         }
+        gate.open(run: failure == nil)
         for thread in threads { thread.join() }
+        if let failure {
+            throw DataflowError(
+                description: "could not start a thread for stage '\(failure.stage)' instance \(failure.index): \(String(cString: strerror(failure.code)))")
+        }
     }
 
     /// Asks streaming sources to return (they see `isStopped`); `run` then drains and returns.

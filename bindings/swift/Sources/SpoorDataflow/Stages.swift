@@ -27,7 +27,7 @@ final class Heads<Element>: @unchecked Sendable {
     private(set) var connectedTwice = false
 
     @usableFromInline
-    init(count: Int) { chains = Array(repeating: nil, count: count) }
+    init(count: Int) { chains = Array(repeating: nil, count: max(count, 0)) }
 
     @usableFromInline
     func set(_ index: Int, _ chain: Downstream<Element>) {
@@ -163,7 +163,8 @@ final class ChannelStage<Element: Sendable>: Stage, @unchecked Sendable {
 
     @usableFromInline
     init(name: String, parallelism: Int, queueCapacity: Int) {
-        queues = (0..<parallelism).map { _ in BoundedQueue(capacity: queueCapacity) }
+        // A parallelism below 1 is refused by Dataflow.run(); build nothing for it meanwhile.
+        queues = (0..<max(parallelism, 0)).map { _ in BoundedQueue(capacity: queueCapacity) }
         heads = Heads(count: parallelism)
         readOp = Operator(name, callSite: "shuffle:\(name)")
         super.init(name: name, parallelism: parallelism)

@@ -313,3 +313,41 @@ extension SwiftAPITests {
         #expect(failed.allSatisfy { $0.kind == .entry })
     }
 }
+
+extension SwiftAPITests {
+    @Test("bad engine configuration is an error from run(), never a trap")
+    func badConfiguration() {
+        func attempt(_ configure: (inout DataflowConfiguration) -> Void, sourceParallelism: Int = 1, rebalance: Int? = nil) -> String? {
+            var configuration = DataflowConfiguration()
+            configure(&configuration)
+            let flow = Dataflow(configuration)
+            var stream = flow.source("numbers", [1, 2, 3], parallelism: sourceParallelism).map("double") { $0 * 2 }
+            if let rebalance { stream = stream.rebalance("spread", parallelism: rebalance) }
+            _ = stream.collect("out")
+            do {
+                try flow.run()
+                return nil
+            } catch {
+                return error.description
+            }
+        }
+        #expect(attempt({ $0.parallelism = 0 }, rebalance: nil)?.contains("parallelism") == true)
+        #expect(attempt({ $0.batchSize = 0 })?.contains("batchSize") == true)
+        #expect(attempt({ $0.queueCapacity = -3 })?.contains("queueCapacity") == true)
+        #expect(attempt({ _ in }, sourceParallelism: 0)?.contains("'numbers' has parallelism 0") == true)
+        #expect(attempt({ _ in }, sourceParallelism: -2)?.contains("'numbers'") == true)
+        #expect(attempt({ _ in }, rebalance: -1)?.contains("'spread'") == true)
+        #expect(attempt({ _ in }) == nil, "the same plan with good settings runs")
+    }
+
+    @Test("a thread that cannot start fails run() instead of deadlocking the dataflow")
+    func threadStartFailure() {
+        var configuration = DataflowConfiguration()
+        // No system gives a thread a 2^50-byte stack: pthread_create fails for the first stage.
+        configuration.threadStackBytes = 1 << 50
+        let flow = Dataflow(configuration)
+        let out = flow.source("numbers", Array(0..<10_000)).rebalance("spread").collect("out")
+        #expect(throws: DataflowError.self) { try flow.run() }
+        #expect(out.records.isEmpty, "no stage ran")
+    }
+}
