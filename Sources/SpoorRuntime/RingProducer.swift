@@ -63,8 +63,8 @@ enum RingProducer {
     /// under the blocking policy, waiting for the collector up to the configured timeout. On a
     /// shared ring this also claims them: `thread.head` is then the first claimed position.
     @inline(__always)
-    static func reserve(_ thread: UnsafeMutablePointer<spoor__thread>, slots: UInt64) -> Bool {
-        if _slowPath(thread.pointee.state_flags & sharedRing != 0) { return reserveShared(thread, slots: slots) }
+    static func reserve(_ thread: UnsafeMutablePointer<spoor__thread>, slots: UInt64, shared: Bool) -> Bool {
+        if shared { return reserveShared(thread, slots: slots) }
         if _fastPath(thread.pointee.head &- thread.pointee.tail_cache &+ slots <= thread.pointee.mask &+ 1) {
             return true
         }
@@ -177,8 +177,16 @@ enum RingProducer {
     /// The kind byte `writeHeader` stores: the report's kind on a private ring; 0 on a shared
     /// ring, where `publish` stores the kind last, as the commit.
     @inline(__always)
-    static func headerKind(_ thread: UnsafeMutablePointer<spoor__thread>, _ kind: UInt32) -> UInt32 {
-        thread.pointee.state_flags & sharedRing != 0 ? 0 : kind
+    static func headerKind(_ kind: UInt32, shared: Bool) -> UInt32 {
+        shared ? 0 : kind
+    }
+
+    /// Whether the thread writes into a shared ring. The report writers test it once and then
+    /// run a copy of their body specialised for the answer (`shared` is a constant in each), so
+    /// the private path costs one test-and-branch more than it did before shared rings existed.
+    @inline(__always)
+    static func onSharedRing(_ thread: UnsafeMutablePointer<spoor__thread>) -> Bool {
+        thread.pointee.state_flags & sharedRing != 0
     }
 
     /// Publishes `slots` slots written at the head: one release store the collector pairs with
@@ -187,9 +195,9 @@ enum RingProducer {
     @inline(__always)
     static func publish(
         _ thread: UnsafeMutablePointer<spoor__thread>, ring: UnsafeMutableRawPointer, slots: UInt64,
-        header: UnsafeMutableRawPointer, kind: UInt32
+        header: UnsafeMutableRawPointer, kind: UInt32, shared: Bool
     ) {
-        if _slowPath(thread.pointee.state_flags & sharedRing != 0) {
+        if shared {
             spoorint_store_release_u8((header + 58).assumingMemoryBound(to: UInt8.self), UInt8(truncatingIfNeeded: kind))
             spoorint_add_relaxed(RingField.word(ring, RingField.committed), 1)
             thread.pointee.own_committed &+= 1
@@ -220,15 +228,40 @@ enum RingProducer {
         _ thread: UnsafeMutablePointer<spoor__thread>, id: UInt64, parent: UInt64, keyHash: UInt64,
         start: UInt64, end: UInt64, op: UInt32, parentCount: UInt32, kind: UInt32, aux: UInt32
     ) -> Int32 {
+        if _slowPath(onSharedRing(thread)) {
+            return writeSingleSlotShared(
+                thread, id: id, parent: parent, keyHash: keyHash, start: start, end: end, op: op,
+                parentCount: parentCount, kind: kind, aux: aux)
+        }
+        return writeSingleSlot(
+            thread, id: id, parent: parent, keyHash: keyHash, start: start, end: end, op: op,
+            parentCount: parentCount, kind: kind, aux: aux, shared: false)
+    }
+
+    @inline(never)
+    static func writeSingleSlotShared(
+        _ thread: UnsafeMutablePointer<spoor__thread>, id: UInt64, parent: UInt64, keyHash: UInt64,
+        start: UInt64, end: UInt64, op: UInt32, parentCount: UInt32, kind: UInt32, aux: UInt32
+    ) -> Int32 {
+        writeSingleSlot(
+            thread, id: id, parent: parent, keyHash: keyHash, start: start, end: end, op: op,
+            parentCount: parentCount, kind: kind, aux: aux, shared: true)
+    }
+
+    @inline(__always)
+    static func writeSingleSlot(
+        _ thread: UnsafeMutablePointer<spoor__thread>, id: UInt64, parent: UInt64, keyHash: UInt64,
+        start: UInt64, end: UInt64, op: UInt32, parentCount: UInt32, kind: UInt32, aux: UInt32, shared: Bool
+    ) -> Int32 {
         guard let ring = thread.pointee.ring, let slots = UnsafeMutableRawPointer(thread.pointee.slots),
-              reserve(thread, slots: 1)
+              reserve(thread, slots: 1, shared: shared)
         else { return drop(thread) }
         let header = slot(slots, thread, thread.pointee.head)
         writeHeader(
             header, thread, id: id, parent0: parent, keyHash: keyHash,
-            start: start, end: end, op: op, parentCount: parentCount, attachLength: 0, kind: headerKind(thread, kind),
-            flags: 0, aux: aux)
-        publish(thread, ring: ring, slots: 1, header: header, kind: kind)
+            start: start, end: end, op: op, parentCount: parentCount, attachLength: 0,
+            kind: headerKind(kind, shared: shared), flags: 0, aux: aux)
+        publish(thread, ring: ring, slots: 1, header: header, kind: kind, shared: shared)
         return Status.ok
     }
 
@@ -417,11 +450,44 @@ enum RingProducer {
 
     /// Any report: parents (zeros skipped, at most `trackedParents` kept), attachment, fan-out.
     /// Arguments are validated by the caller; `trackedParents` is the count of non-zero parents.
+    @inline(__always)
     static func writeGeneral(
         _ thread: UnsafeMutablePointer<spoor__thread>, kind: UInt32, flags: UInt8, id: UInt64,
         parents: UnsafePointer<UInt64>?, parentCount: Int, trackedParents: Int, keyHash: UInt64,
         start: UInt64, end: UInt64, op: UInt32, aux: UInt32,
         attributes: UnsafePointer<spoor_attr>?, attributeCount: Int, attachLength: Int
+    ) -> Int32 {
+        if _slowPath(onSharedRing(thread)) {
+            return writeGeneralShared(
+                thread, kind: kind, flags: flags, id: id, parents: parents, parentCount: parentCount,
+                trackedParents: trackedParents, keyHash: keyHash, start: start, end: end, op: op, aux: aux,
+                attributes: attributes, attributeCount: attributeCount, attachLength: attachLength)
+        }
+        return writeGeneral(
+            thread, kind: kind, flags: flags, id: id, parents: parents, parentCount: parentCount,
+            trackedParents: trackedParents, keyHash: keyHash, start: start, end: end, op: op, aux: aux,
+            attributes: attributes, attributeCount: attributeCount, attachLength: attachLength, shared: false)
+    }
+
+    @inline(never)
+    static func writeGeneralShared(
+        _ thread: UnsafeMutablePointer<spoor__thread>, kind: UInt32, flags: UInt8, id: UInt64,
+        parents: UnsafePointer<UInt64>?, parentCount: Int, trackedParents: Int, keyHash: UInt64,
+        start: UInt64, end: UInt64, op: UInt32, aux: UInt32,
+        attributes: UnsafePointer<spoor_attr>?, attributeCount: Int, attachLength: Int
+    ) -> Int32 {
+        writeGeneral(
+            thread, kind: kind, flags: flags, id: id, parents: parents, parentCount: parentCount,
+            trackedParents: trackedParents, keyHash: keyHash, start: start, end: end, op: op, aux: aux,
+            attributes: attributes, attributeCount: attributeCount, attachLength: attachLength, shared: true)
+    }
+
+    @inline(__always)
+    static func writeGeneral(
+        _ thread: UnsafeMutablePointer<spoor__thread>, kind: UInt32, flags: UInt8, id: UInt64,
+        parents: UnsafePointer<UInt64>?, parentCount: Int, trackedParents: Int, keyHash: UInt64,
+        start: UInt64, end: UInt64, op: UInt32, aux: UInt32,
+        attributes: UnsafePointer<spoor_attr>?, attributeCount: Int, attachLength: Int, shared: Bool
     ) -> Int32 {
         let slotCount = UInt64(ReportLayout.slotCount(parentCount: trackedParents, attachmentLength: attachLength))
         guard let ring = thread.pointee.ring, let slots = UnsafeMutableRawPointer(thread.pointee.slots) else {
@@ -430,7 +496,7 @@ enum RingProducer {
         guard slotCount <= (thread.pointee.mask &+ 1) / 4 else {
             return fail(Status.reportTooLarge, "report needs \(slotCount) slots; a ring of \(thread.pointee.mask &+ 1) takes at most a quarter")
         }
-        guard reserve(thread, slots: slotCount) else { return drop(thread) }
+        guard reserve(thread, slots: slotCount, shared: shared) else { return drop(thread) }
         let head = thread.pointee.head
         let header = slot(slots, thread, head)
         let parent0: UInt64
@@ -446,8 +512,8 @@ enum RingProducer {
         writeHeader(
             header, thread, id: id, parent0: parent0, keyHash: keyHash, start: start,
             end: end, op: op, parentCount: UInt32(trackedParents), attachLength: UInt16(attachLength),
-            kind: headerKind(thread, kind), flags: flags, aux: aux)
-        publish(thread, ring: ring, slots: slotCount, header: header, kind: kind)
+            kind: headerKind(kind, shared: shared), flags: flags, aux: aux)
+        publish(thread, ring: ring, slots: slotCount, header: header, kind: kind, shared: shared)
         return Status.ok
     }
 }
