@@ -51,6 +51,8 @@ let package = Package(
         .executableTarget(name: "SpoorTestChild", dependencies: ["SpoorRuntime", "CSpoor"], path: "Tests/SpoorTestChild"),
         .testTarget(name: "SpoorDataflowTests", dependencies: ["Spoor", "SpoorDataflow", "SpoorLineage", "SpoorLog"]),
         .testTarget(name: "SpoorLogTests", dependencies: ["SpoorLog", "CSpoor"]),
+        // Runs the built `spoor-cli` executable (the dependency makes the test build it).
+        .testTarget(name: "SpoorCLITests", dependencies: ["SpoorCLI", "SpoorLog", "SpoorLineage", "CSpoor"]),
         .testTarget(name: "SpoorRuntimeTests", dependencies: ["SpoorRuntime", "SpoorLog", "CSpoor", "SpoorTestChild"]),
     ]
 )
