@@ -78,7 +78,10 @@ struct Dump: ParsableCommand {
                     case .operators(let operators):
                         for op in operators { context.operators[op.id] = op }
                     case .reports(_, _, _, let reports):
-                        for report in reports { output.writeLine(formatter.line(for: report, in: context)) }
+                        for report in reports {
+                            formatter.write(report, in: context, to: &output.json)
+                            output.endLine()
+                        }
                     default:
                         break
                     }

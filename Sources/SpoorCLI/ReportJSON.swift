@@ -21,17 +21,20 @@ struct ReportJSONFormatter {
     /// slots, flags): for debugging the log, not for reading lineage.
     var includeInternal = false
 
-    /// The JSON object of one report, without a trailing newline.
-    func line(for report: Report, in context: SegmentContext) -> String {
+    /// Writes the JSON object of one report (without a newline).
+    func write(_ report: Report, in context: SegmentContext, to out: inout JSONWriter) {
         let identity = context.header?.identity
-        var out = JSONObject()
+        out.beginObject()
         out.string("run", context.runName)
         out.hex("run_id", identity?.runID)
         out.number("pid", identity?.pid)
         out.string("kind", report.kind.name)
         out.hex("id", report.id)
         out.number("fanout", report.fanout)
-        out.raw("parents", jsonArray(report.parents) { "\"\(hex64($0))\"" })
+        out.key("parents")
+        out.beginArray()
+        for parent in report.parents { out.hex(parent) }
+        out.endArray()
         out.number("op", report.op)
         let op = context.operators[report.op]
         out.string("operator", op?.name)
@@ -40,9 +43,9 @@ struct ReportJSONFormatter {
         let start: UInt64? = report.startNanos == 0 ? nil : report.startNanos
         let end: UInt64? = report.endNanos == 0 ? nil : report.endNanos
         out.number("start_ns", start)
-        out.string("start_utc", Self.utc(start, identity))
+        out.utc("start_utc", start.flatMap { identity?.realtimeNanos(atMonotonic: $0) })
         out.number("end_ns", end)
-        out.string("end_utc", Self.utc(end, identity))
+        out.utc("end_utc", end.flatMap { identity?.realtimeNanos(atMonotonic: $0) })
         var duration: UInt64?
         if let start, let end, end >= start { duration = end - start }
         out.number("duration_ns", duration)
@@ -51,7 +54,10 @@ struct ReportJSONFormatter {
         out.string("event", report.event.map(PokeEvent.name(of:)))
         out.bool("fold", report.isFold)
         out.bool("truncated", report.isTruncated)
-        out.raw("attachment", jsonArray(report.attachment, jsonAttribute))
+        out.key("attachment")
+        out.beginArray()
+        for attribute in report.attachment { out.attribute(attribute) }
+        out.endArray()
         if includeInternal {
             out.number("segment", context.header?.index)
             out.number("ring", report.ring)
@@ -60,11 +66,6 @@ struct ReportJSONFormatter {
             out.number("slots", ReportLayout.slotCount(parentCount: report.parents.count, attachmentLength: attachmentBytes))
             out.number("flags", report.flags)
         }
-        return out.json
-    }
-
-    static func utc(_ monotonic: UInt64?, _ identity: RunIdentity?) -> String? {
-        guard let monotonic, let wall = identity?.realtimeNanos(atMonotonic: monotonic) else { return nil }
-        return utcTimestamp(nanoseconds: wall)
+        out.endObject()
     }
 }

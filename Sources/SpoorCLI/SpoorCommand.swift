@@ -35,17 +35,23 @@ struct SpoorCommand: ParsableCommand {
 
 /// Buffered standard output (print per line would dominate a large dump).
 struct StandardOutput {
-    private var buffer: [UInt8] = []
+    /// The line being written and the lines not yet flushed.
+    var json = JSONWriter()
 
     mutating func writeLine(_ line: String) {
-        buffer.append(contentsOf: line.utf8)
-        buffer.append(0x0a)
-        if buffer.count >= 1 << 16 { flush() }
+        json.bytes.append(contentsOf: line.utf8)
+        endLine()
+    }
+
+    /// Ends the line written into `json`.
+    mutating func endLine() {
+        json.bytes.append(0x0a)
+        if json.bytes.count >= 1 << 16 { flush() }
     }
 
     mutating func flush() {
-        writeFully(descriptor: 1, buffer)
-        buffer.removeAll(keepingCapacity: true)
+        writeFully(descriptor: 1, json.bytes)
+        json.bytes.removeAll(keepingCapacity: true)
     }
 }
 

@@ -62,10 +62,14 @@ struct Stats: ParsableCommand {
                 if merge {
                     total.merge(statistics)
                 } else {
-                    output.writeLine(statistics.json(merged: false, includeInternal: `internal`))
+                    statistics.write(merged: false, includeInternal: `internal`, to: &output.json)
+                    output.endLine()
                 }
             }
-            if merge { output.writeLine(total.json(merged: true, includeInternal: `internal`)) }
+            if merge {
+                total.write(merged: true, includeInternal: `internal`, to: &output.json)
+                output.endLine()
+            }
         }
     }
 }
@@ -159,24 +163,30 @@ struct RunStatistics {
         return identities.compactMap { closes[$0.runID] }.reduce(nil) { total, next in total.map { sum($0, next) } ?? next }
     }
 
-    func json(merged: Bool, includeInternal: Bool) -> String {
+    /// Writes the JSON object of these counts (without a newline).
+    func write(merged: Bool, includeInternal: Bool, to out: inout JSONWriter) {
         let close = merged ? (closedRuns == runCount && runCount > 0 ? closeTotal : nil) : closeOfRun
-        var out = JSONObject()
         let single = merged ? nil : identities.first
+        out.beginObject()
         out.string("run", merged ? nil : names.first)
         out.hex("run_id", single?.runID)
         out.number("pid", single?.pid)
-        out.raw("runs", jsonArray(names, jsonString))
+        out.key("runs")
+        out.beginArray()
+        for name in names { out.string(name) }
+        out.endArray()
         out.string("directory", directory)
-        let started = identities.compactMap { $0.realtimeNanos == 0 ? nil : Int64(exactly: $0.realtimeNanos) }.min()
-        out.string("started_utc", started.map { utcTimestamp(nanoseconds: $0) })
+        out.utc("started_utc", identities.compactMap { $0.realtimeNanos == 0 ? nil : Int64(exactly: $0.realtimeNanos) }.min())
         out.number("segments", segments)
         out.number("reports", kinds.values.reduce(0, +))
         out.number("entries", kinds[.entry] ?? 0)
         out.number("checkpoints", kinds[.checkpoint] ?? 0)
         out.number("pokes", kinds[.poke] ?? 0)
         out.number("threads", threads.count)
-        out.raw("operators", merged ? mergedOperatorsJSON() : operatorsJSON())
+        out.key("operators")
+        out.beginArray()
+        if merged { writeMergedOperators(to: &out) } else { writeOperators(to: &out) }
+        out.endArray()
         out.bool("closed", close != nil)
         out.number("written", close?.written)
         out.number("committed", close?.committed)
@@ -191,22 +201,22 @@ struct RunStatistics {
             out.number("close_batches", close?.batches)
             out.number("close_threads", close?.threads)
         }
-        return out.json
+        out.endObject()
     }
 
-    private func operatorsJSON() -> String {
+    private func writeOperators(to out: inout JSONWriter) {
         let order = identities.map(\.runID)
         let keys = perOperator.keys.sorted {
             let (left, right) = (order.firstIndex(of: $0.runID) ?? 0, order.firstIndex(of: $1.runID) ?? 0)
             return left != right ? left < right : $0.op < $1.op
         }
-        return jsonArray(keys) { key in
+        for key in keys {
             let record = operatorTables[key.runID]?[key.op]
-            return operatorJSON(op: key.op, record?.name, record?.callSite, perOperator[key] ?? OperatorCount())
+            Self.writeOperator(op: key.op, record?.name, record?.callSite, perOperator[key] ?? OperatorCount(), to: &out)
         }
     }
 
-    private func mergedOperatorsJSON() -> String {
+    private func writeMergedOperators(to out: inout JSONWriter) {
         var merged: [MergedOperatorKey: (ops: Set<UInt32>, count: OperatorCount)] = [:]
         for (key, count) in perOperator {
             let record = operatorTables[key.runID]?[key.op]
@@ -218,20 +228,22 @@ struct RunStatistics {
             entry.count.durationNanos &+= count.durationNanos
             merged[mergedKey] = entry
         }
-        return jsonArray(merged.keys.sorted()) { key in
+        for key in merged.keys.sorted() {
             let entry = merged[key] ?? ([], OperatorCount())
-            return operatorJSON(op: entry.ops.count == 1 ? entry.ops.first : nil, key.name, key.callSite, entry.count)
+            Self.writeOperator(op: entry.ops.count == 1 ? entry.ops.first : nil, key.name, key.callSite, entry.count, to: &out)
         }
     }
 
-    private func operatorJSON(op: UInt32?, _ name: String?, _ callSite: String?, _ count: OperatorCount) -> String {
-        var object = JSONObject()
-        object.number("op", op)
-        object.string("name", name)
-        object.string("call_site", callSite.flatMap { $0.isEmpty ? nil : $0 })
-        object.number("reports", count.count)
-        object.number("total_duration_ns", count.durationNanos)
-        return object.json
+    private static func writeOperator(
+        op: UInt32?, _ name: String?, _ callSite: String?, _ count: OperatorCount, to out: inout JSONWriter
+    ) {
+        out.beginObject()
+        out.number("op", op)
+        out.string("name", name)
+        out.string("call_site", callSite.flatMap { $0.isEmpty ? nil : $0 })
+        out.number("reports", count.count)
+        out.number("total_duration_ns", count.durationNanos)
+        out.endObject()
     }
 }
 
