@@ -66,15 +66,15 @@ struct Dump: ParsableCommand {
             let formatter = ReportJSONFormatter(includeInternal: `internal`)
             for run in runs {
                 var context = SegmentContext(runName: run.name)
-                // Operator tables by run id: a run directory could hold the segments of more
-                // than one process, each numbering its operators from 1.
-                var tables: [UInt64: [UInt32: OperatorRecord]] = [:]
+                // Operator tables by run id and process: a run directory could hold the segments
+                // of more than one process, each numbering its operators from 1.
+                var tables: [ProcessKey: [UInt32: OperatorRecord]] = [:]
                 let damage = try LogReader(directory: run.directory).read { entry in
                     switch entry {
                     case .segment(let header):
-                        if let previous = context.header?.identity.runID { tables[previous] = context.operators }
+                        if let previous = context.header { tables[ProcessKey(previous.identity)] = context.operators }
                         context.header = header
-                        context.operators = tables[header.identity.runID] ?? [:]
+                        context.operators = tables[ProcessKey(header.identity)] ?? [:]
                     case .operators(let operators):
                         for op in operators { context.operators[op.id] = op }
                     case .reports(_, _, _, let reports):
@@ -91,4 +91,11 @@ struct Dump: ParsableCommand {
             }
         }
     }
+}
+
+/// The run id and process of a segment: the scope of its operator ids, threads and rings.
+struct ProcessKey: Hashable {
+    var runID: UInt64, pid: UInt32
+    init(runID: UInt64, pid: UInt32) { (self.runID, self.pid) = (runID, pid) }
+    init(_ identity: RunIdentity) { self.init(runID: identity.runID, pid: identity.pid) }
 }

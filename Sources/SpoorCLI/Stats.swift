@@ -76,8 +76,8 @@ struct Stats: ParsableCommand {
 
 /// Counts over one run, or over several merged.
 struct RunStatistics {
-    struct Thread: Hashable { var runID: UInt64, thread: UInt32 }
-    struct OperatorKey: Hashable { var runID: UInt64, op: UInt32 }
+    struct Thread: Hashable { var writer: ProcessKey, thread: UInt32 }
+    struct OperatorKey: Hashable { var writer: ProcessKey, op: UInt32 }
     struct OperatorCount { var count = 0, durationNanos: UInt64 = 0 }
     /// Merged operators are identified by name and call site (ids are per run).
     struct MergedOperatorKey: Hashable, Comparable {
@@ -95,13 +95,13 @@ struct RunStatistics {
     var batches = 0
     var threads = Set<Thread>()
     var rings = Set<Thread>()
-    var operatorTables: [UInt64: [UInt32: OperatorRecord]] = [:]
+    var operatorTables: [ProcessKey: [UInt32: OperatorRecord]] = [:]
     var perOperator: [OperatorKey: OperatorCount] = [:]
-    var closes: [UInt64: CloseStatistics] = [:]
+    var closes: [ProcessKey: CloseStatistics] = [:]
     /// Runs merged in that ended with a close record, and runs merged in.
     var closedRuns = 0, runCount = 0
     var damagedSegments = 0
-    private var currentRun: UInt64 = 0
+    private var currentRun = ProcessKey(runID: 0, pid: 0)
     private var closeTotal: CloseStatistics?
 
     init(directory: String) { self.directory = directory }
@@ -109,18 +109,18 @@ struct RunStatistics {
     mutating func add(_ entry: LogEntry) {
         switch entry {
         case .segment(let header):
-            currentRun = header.identity.runID
-            if !identities.contains(where: { $0.runID == currentRun }) { identities.append(header.identity) }
+            currentRun = ProcessKey(header.identity)
+            if !identities.contains(where: { ProcessKey($0) == currentRun }) { identities.append(header.identity) }
             segments += 1
         case .operators(let records):
             for op in records { operatorTables[currentRun, default: [:]][op.id] = op }
         case .reports(let ring, _, _, let reports):
             batches += 1
-            rings.insert(Thread(runID: currentRun, thread: ring))
+            rings.insert(Thread(writer: currentRun, thread: ring))
             for report in reports {
                 kinds[report.kind, default: 0] += 1
-                threads.insert(Thread(runID: currentRun, thread: report.thread))
-                let key = OperatorKey(runID: currentRun, op: report.op)
+                threads.insert(Thread(writer: currentRun, thread: report.thread))
+                let key = OperatorKey(writer: currentRun, op: report.op)
                 var count = perOperator[key] ?? OperatorCount()
                 count.count += 1
                 if report.startNanos > 0 && report.endNanos >= report.startNanos {
@@ -133,7 +133,7 @@ struct RunStatistics {
         }
     }
 
-    /// Adds the counts of another run (a run is closed if every run id in it wrote a close record).
+    /// Adds the counts of another run (a run is closed if every process in it wrote a close record).
     mutating func merge(_ other: RunStatistics) {
         names += other.names
         identities += other.identities
@@ -157,10 +157,10 @@ struct RunStatistics {
         damagedSegments += other.damagedSegments
     }
 
-    /// The close counters of a single run: summed over its run ids, nil unless each one closed.
+    /// The close counters of a single run: summed over its processes, nil unless each one closed.
     var closeOfRun: CloseStatistics? {
-        guard !identities.isEmpty, identities.allSatisfy({ closes[$0.runID] != nil }) else { return nil }
-        return identities.compactMap { closes[$0.runID] }.reduce(nil) { total, next in total.map { sum($0, next) } ?? next }
+        guard !identities.isEmpty, identities.allSatisfy({ closes[ProcessKey($0)] != nil }) else { return nil }
+        return identities.compactMap { closes[ProcessKey($0)] }.reduce(nil) { total, next in total.map { sum($0, next) } ?? next }
     }
 
     /// Writes the JSON object of these counts (without a newline).
@@ -205,13 +205,13 @@ struct RunStatistics {
     }
 
     private func writeOperators(to out: inout JSONWriter) {
-        let order = identities.map(\.runID)
+        let order = identities.map(ProcessKey.init)
         let keys = perOperator.keys.sorted {
-            let (left, right) = (order.firstIndex(of: $0.runID) ?? 0, order.firstIndex(of: $1.runID) ?? 0)
+            let (left, right) = (order.firstIndex(of: $0.writer) ?? 0, order.firstIndex(of: $1.writer) ?? 0)
             return left != right ? left < right : $0.op < $1.op
         }
         for key in keys {
-            let record = operatorTables[key.runID]?[key.op]
+            let record = operatorTables[key.writer]?[key.op]
             Self.writeOperator(op: key.op, record?.name, record?.callSite, perOperator[key] ?? OperatorCount(), to: &out)
         }
     }
@@ -219,7 +219,7 @@ struct RunStatistics {
     private func writeMergedOperators(to out: inout JSONWriter) {
         var merged: [MergedOperatorKey: (ops: Set<UInt32>, count: OperatorCount)] = [:]
         for (key, count) in perOperator {
-            let record = operatorTables[key.runID]?[key.op]
+            let record = operatorTables[key.writer]?[key.op]
             // Operators without a name can only be told apart by id.
             let mergedKey = MergedOperatorKey(name: record?.name, callSite: record?.callSite, op: record == nil ? key.op : nil)
             var entry = merged[mergedKey] ?? ([], OperatorCount())

@@ -268,6 +268,38 @@ struct CLITests {
         #expect(closedTotal["closed"] as? Bool == true && closedTotal["written"] as? Int == 4)
     }
 
+    @Test("one run directory holding two processes' segments keeps their operator tables apart")
+    func twoProcessesInOneDirectory() throws {
+        let root = temporaryDirectory()
+        let name = "20260101T000000Z-1-00000001"
+        try writeRun(
+            root: root, name: name, identity: RunIdentity(runID: 0x11, pid: 1, realtimeNanos: 1, monotonicNanos: 1),
+            operators: [OperatorRecord(id: 1, name: "alpha", callSite: "")],
+            reports: [report(.entry, id: 0x100, op: 1, end: 5)], closed: false)
+        try writeRun(
+            root: root, name: name, identity: RunIdentity(runID: 0x22, pid: 2, realtimeNanos: 1, monotonicNanos: 1),
+            operators: [OperatorRecord(id: 1, name: "beta", callSite: "")],
+            reports: [report(.checkpoint, id: 0x200, parents: [0x100], op: 1, start: 6, end: 7)], firstSegment: 1)
+        // A third segment of the first process again (its table is the one it wrote before).
+        try writeRun(
+            root: root, name: name, identity: RunIdentity(runID: 0x11, pid: 1, realtimeNanos: 1, monotonicNanos: 1),
+            operators: [], reports: [report(.poke, id: 0x200, op: 1, end: 8, event: 10)], firstSegment: 2)
+
+        let dump = try runCLI(["dump", root])
+        #expect(dump.status == 0)
+        #expect(try dump.objects().map { "\($0["pid"] as? Int ?? -1) \($0["operator"] as? String ?? "null")" } == ["1 alpha", "2 beta", "1 alpha"])
+        let stats = try runCLI(["stats", root])
+        let line = try #require(try stats.objects().first)
+        let operators = try #require(line["operators"] as? [[String: Any]])
+        #expect(operators.map { $0["name"] as? String } == ["alpha", "beta"])
+        #expect(operators.map { $0["reports"] as? Int } == [2, 1])
+        #expect(line["closed"] as? Bool == true && line["written"] as? Int == 2, "both processes closed: counters summed")
+        let graph = try LineageGraph(logAt: root)
+        #expect(graph.runs.map(\.pid) == [1, 2])
+        #expect(graph.operatorName(of: 0x100) == "alpha" && graph.operatorName(of: 0x200) == "beta")
+        #expect(graph.records[0x200]?.events.map(\.run) == [0], "the poke came from the first process")
+    }
+
     @Test("monotonic times convert to the wall clock with the segment's clock pair")
     func wallClock() {
         let identity = RunIdentity(runID: 1, pid: 1, realtimeNanos: 1_000_000, monotonicNanos: 500)

@@ -67,9 +67,10 @@ func report(
 /// closed with counters matching the reports if `closed`.
 func writeRun(
     root: String, name: String, identity: RunIdentity, operators: [OperatorRecord], reports: [Report],
-    closed: Bool = true
+    closed: Bool = true, firstSegment: UInt32 = 0
 ) throws {
-    let writer = try LogWriter(directory: root + "/" + name, identity: identity, segmentBytes: 1 << 26)
+    let writer = try LogWriter(
+        directory: root + "/" + name, identity: identity, segmentBytes: 1 << 26, firstSegment: firstSegment)
     try writer.writeOperators(operators)
     var slots: [UInt8] = []
     for report in reports { slots += encodeSlots(report) }
