@@ -300,6 +300,26 @@ struct CLITests {
         #expect(graph.records[0x200]?.events.map(\.run) == [0], "the poke came from the first process")
     }
 
+    @Test("UTC times across leap days, centuries and the epoch; times past the range are null")
+    func utcCalendar() throws {
+        let root = temporaryDirectory()
+        let ends: [UInt64] = [1_000_000_000_000_000_000, 1_000_000_000_000_000_001, 242_574_400_000_000_001, 3_398_291_200_000_000_001, UInt64(Int64.max)]
+        try writeRun(
+            root: root, name: "20240229T235959Z-1-00000001",
+            identity: RunIdentity(runID: 1, pid: 1, realtimeNanos: 1_709_251_199_999_999_999, monotonicNanos: 1_000_000_000_000_000_000),
+            operators: [], reports: ends.enumerated().map { report(.entry, id: UInt64($0.offset + 1), op: 0, end: $0.element) })
+        try writeRun(
+            root: root, name: "20240229T235959Z-2-00000002",
+            identity: RunIdentity(runID: 2, pid: 2, realtimeNanos: 1, monotonicNanos: 5_000_000_000_000_000_000),
+            operators: [], reports: [2_796_108_799_999_999_999, 4_999_999_999_999_999_998].map { report(.entry, id: $0, op: 0, end: $0) })
+        let objects = try runCLI(["dump", root]).objects()
+        #expect(objects.map { $0["end_utc"] as? String ?? "null" } == [
+            "2024-02-29T23:59:59.999999999Z", "2024-03-01T00:00:00.000000000Z", "2000-02-29T12:00:00.000000000Z",
+            "2100-03-01T00:00:00.000000000Z", "null", "1900-03-01T00:00:00.000000000Z", "1969-12-31T23:59:59.999999999Z",
+        ])
+        #expect(objects[4]["end_ns"] as? Int == Int(Int64.max), "the monotonic time is still printed")
+    }
+
     @Test("monotonic times convert to the wall clock with the segment's clock pair")
     func wallClock() {
         let identity = RunIdentity(runID: 1, pid: 1, realtimeNanos: 1_000_000, monotonicNanos: 500)
