@@ -75,7 +75,17 @@ func writeFully(descriptor: Int32, _ bytes: [UInt8]) {
 struct Recover: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Drain the shared-memory segment of a process that died into its log.",
-        discussion: "Reports the dead process had committed to its rings but the collector had not yet written are appended to the run directory recorded in the segment (or --out), without duplicates; then the segment is unlinked.")
+        discussion: """
+            Reports the dead process had committed to its rings but the collector had not yet \
+            written are appended to the run directory recorded in the segment (or --out), without \
+            duplicates; then the segment is unlinked. Prints one JSON object:
+
+              run_directory         where the reports went
+              recovered             reports this command drained from the segment
+              drained_by_collector  reports the dead process's collector had logged
+              damaged_rings         indices of rings holding a malformed report
+                                    (the rest of such a ring was skipped)
+            """)
 
     @Argument(help: "The segment name, e.g. /spoor.1234.89abcdef (see /dev/shm).")
     var name: String

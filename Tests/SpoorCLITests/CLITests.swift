@@ -340,5 +340,9 @@ struct CLITests {
         for field in dumpFields + internalDumpFields { #expect(dump.standardOutput.contains(field), "dump help names \(field)") }
         let stats = try runCLI(["help", "stats"])
         for field in statsFields { #expect(stats.standardOutput.contains(field), "stats help names \(field)") }
+        let recover = try runCLI(["help", "recover"])
+        for field in ["run_directory", "recovered", "drained_by_collector", "damaged_rings"] {
+            #expect(recover.standardOutput.contains(field), "recover help names \(field)")
+        }
     }
 }
