@@ -40,6 +40,7 @@ struct CLITests {
     @Test("a directory with no run, a missing path and a file are errors with a message")
     func noRun() throws {
         let empty = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: empty) }
         #expect(mkdir(empty + "/not-a-run", 0o700) == 0)
         let file = empty + "/not-a-run/file"
         #expect(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)))
@@ -64,6 +65,7 @@ struct CLITests {
     @Test("every dump line has the same fields; what was not measured is null; times in UTC too")
     func nullShapes() throws {
         let root = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
         let identity = RunIdentity(
             runID: 0x0123_4567_89ab_cdef, pid: 4242, realtimeNanos: 1_700_000_000_123_456_789, monotonicNanos: 5_000)
         let reports = [
@@ -141,6 +143,7 @@ struct CLITests {
     @Test("repeated attachment keys are separate array elements, binary values are hex")
     func attachments() throws {
         let root = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
         let quoted = "a\"b\\c\nd\u{1}"
         try writeRun(
             root: root, name: "20231114T221320Z-1-00000001",
@@ -186,6 +189,7 @@ struct CLITests {
     @Test("a lineage graph of several runs names each record's operator from its own run's table")
     func lineageOfThreeRuns() throws {
         let (root, names) = try threeRuns()
+        defer { try? FileManager.default.removeItem(atPath: root) }
         let graph = try LineageGraph(logAt: root)
         #expect(graph.runs.map(\.pid) == [100, 200, 300])
         let expected: [UInt64: String?] = [
@@ -207,6 +211,7 @@ struct CLITests {
     @Test("dump and stats read every run with its own operator names, or the runs --run selects")
     func dumpAndStatsOfThreeRuns() throws {
         let (root, names) = try threeRuns()
+        defer { try? FileManager.default.removeItem(atPath: root) }
         let all = try runCLI(["dump", root])
         #expect(all.status == 0)
         let lines = try all.objects().map { "\($0["run"] as? String ?? "?") \($0["id"] as? String ?? "?") \($0["operator"] as? String ?? "null")" }
@@ -271,6 +276,7 @@ struct CLITests {
     @Test("one run directory holding two processes' segments keeps their operator tables apart")
     func twoProcessesInOneDirectory() throws {
         let root = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
         let name = "20260101T000000Z-1-00000001"
         try writeRun(
             root: root, name: name, identity: RunIdentity(runID: 0x11, pid: 1, realtimeNanos: 1, monotonicNanos: 1),
@@ -303,6 +309,7 @@ struct CLITests {
     @Test("UTC times across leap days, centuries and the epoch; times past the range are null")
     func utcCalendar() throws {
         let root = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: root) }
         let ends: [UInt64] = [1_000_000_000_000_000_000, 1_000_000_000_000_000_001, 242_574_400_000_000_001, 3_398_291_200_000_000_001, UInt64(Int64.max)]
         try writeRun(
             root: root, name: "20240229T235959Z-1-00000001",
