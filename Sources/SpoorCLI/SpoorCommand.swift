@@ -14,22 +14,45 @@ struct SpoorCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "spoor",
         abstract: "Read and recover Spoor lineage traces.",
+        discussion: """
+            A traced program writes its log under a log root (SPOOR_DIR, by default spoor-traces): \
+            one run directory per process start, named TIME-PID-XXXXXXXX (UTC start time, process \
+            id, last 8 hex digits of the run id), holding segment files. The commands that read a \
+            log take a run directory or a log root, and --run NAME to pick runs in it.
+
+            A report is one lineage event: an entry (a record entered the traced topology), a \
+            checkpoint (an operator produced records from its parents) or a poke (an event on a \
+            record). Record ids are 16 hex digits and unique across runs, so a record of one \
+            process can be the parent of a record of another. dump prints the reports, stats \
+            counts them, recover saves the reports of a process that died.
+
+            Output is JSON, one object per line, with the same fields in the same order on every \
+            line and null for what was not recorded; 'spoor help dump' and 'spoor help stats' \
+            describe the fields, docs/log-format.md in full. Errors go to standard error as \
+            'spoor: ...' with exit status 1; a wrong command line exits with status 64.
+            """,
         subcommands: [Dump.self, Stats.self, Recover.self])
 }
 
 /// Buffered standard output (print per line would dominate a large dump).
 struct StandardOutput {
-    private var buffer: [UInt8] = []
+    /// The line being written and the lines not yet flushed.
+    var json = JSONWriter()
 
     mutating func writeLine(_ line: String) {
-        buffer.append(contentsOf: line.utf8)
-        buffer.append(0x0a)
-        if buffer.count >= 1 << 16 { flush() }
+        json.bytes.append(contentsOf: line.utf8)
+        endLine()
+    }
+
+    /// Ends the line written into `json`.
+    mutating func endLine() {
+        json.bytes.append(0x0a)
+        if json.bytes.count >= 1 << 16 { flush() }
     }
 
     mutating func flush() {
-        writeFully(descriptor: 1, buffer)
-        buffer.removeAll(keepingCapacity: true)
+        writeFully(descriptor: 1, json.bytes)
+        json.bytes.removeAll(keepingCapacity: true)
     }
 }
 
@@ -50,112 +73,20 @@ func writeFully(descriptor: Int32, _ bytes: [UInt8]) {
     }
 }
 
-struct Dump: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Print every report as one JSON object per line.",
-        discussion: "DIR is a run directory, or a log root whose run directories are dumped in order.")
-
-    @Argument(help: "A run directory or a log root.")
-    var directory: String
-
-    func run() throws {
-        var output = StandardOutput()
-        for run in try LogReader.runDirectories(at: directory) {
-            var formatter = ReportJSONFormatter(operators: [:], runID: 0)
-            let damage = try LogReader(directory: run).read { entry in
-                switch entry {
-                case .segment(let header):
-                    formatter.runID = header.identity.runID
-                case .operators(let operators):
-                    for op in operators { formatter.operators[op.id] = op }
-                case .reports(_, _, _, let reports):
-                    for report in reports { output.writeLine(formatter.line(for: report)) }
-                case .close:
-                    break
-                }
-            }
-            output.flush()
-            for problem in damage { warn("damaged log, stopped reading this segment: \(problem)") }
-        }
-        output.flush()
-    }
-}
-
-struct Stats: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "Print counts per run as one JSON object per line.",
-        discussion: "Reports by kind and by operator, threads, rings, batches, and the counters of the close record.")
-
-    @Argument(help: "A run directory or a log root.")
-    var directory: String
-
-    func run() throws {
-        var output = StandardOutput()
-        for run in try LogReader.runDirectories(at: directory) {
-            var runID: UInt64 = 0
-            var operators: [UInt32: OperatorRecord] = [:]
-            var kinds: [ReportKind: Int] = [:]
-            var perOperator: [UInt32: (count: Int, durationNanos: UInt64)] = [:]
-            var threads = Set<UInt32>()
-            var rings = Set<UInt32>()
-            var batches = 0
-            var segments = 0
-            var close: CloseStatistics?
-            let damage = try LogReader(directory: run).read { entry in
-                switch entry {
-                case .segment(let header):
-                    runID = header.identity.runID
-                    segments += 1
-                case .operators(let records):
-                    for op in records { operators[op.id] = op }
-                case .reports(let ring, _, _, let reports):
-                    batches += 1
-                    rings.insert(ring)
-                    for report in reports {
-                        kinds[report.kind, default: 0] += 1
-                        threads.insert(report.thread)
-                        var entry = perOperator[report.op] ?? (0, 0)
-                        entry.count += 1
-                        if report.startNanos > 0 && report.endNanos >= report.startNanos {
-                            entry.durationNanos &+= report.endNanos - report.startNanos
-                        }
-                        perOperator[report.op] = entry
-                    }
-                case .close(let statistics):
-                    close = statistics
-                }
-            }
-            let total = kinds.values.reduce(0, +)
-            var line = "{\"run\":\"\(hex64(runID))\",\"directory\":\(jsonString(run)),\"segments\":\(segments)"
-            line += ",\"reports\":\(total),\"entries\":\(kinds[.entry] ?? 0),\"checkpoints\":\(kinds[.checkpoint] ?? 0)"
-            line += ",\"pokes\":\(kinds[.poke] ?? 0),\"batches\":\(batches),\"threads\":\(threads.count),\"rings\":\(rings.count)"
-            line += ",\"operators\":["
-            for (index, id) in perOperator.keys.sorted().enumerated() {
-                let entry = perOperator[id] ?? (0, 0)
-                if index > 0 { line += "," }
-                let name = operators[id].map { jsonString($0.name) } ?? "null"
-                line += "{\"op\":\(id),\"name\":\(name),\"reports\":\(entry.count),\"total_duration_ns\":\(entry.durationNanos)}"
-            }
-            line += "]"
-            if let close {
-                line += ",\"closed\":true,\"written\":\(close.written),\"committed\":\(close.committed),\"dropped\":\(close.dropped)"
-                line += ",\"sampled\":\(close.sampled),\"drained\":\(close.drained),\"sink_errors\":\(close.sinkErrors)"
-                line += ",\"close_batches\":\(close.batches),\"close_threads\":\(close.threads)"
-            } else {
-                line += ",\"closed\":false"
-            }
-            line += ",\"damaged_segments\":\(damage.count)}"
-            output.writeLine(line)
-            for problem in damage { warn("damaged log: \(problem)") }
-        }
-        output.flush()
-    }
-}
-
 struct Recover: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Drain the shared-memory segment of a process that died into its log.",
-        discussion: "Reports the dead process had committed to its rings but the collector had not yet written are appended to the run directory recorded in the segment (or --out), without duplicates; then the segment is unlinked.")
+        discussion: """
+            Reports the dead process had committed to its rings but the collector had not yet \
+            written are appended to the run directory recorded in the segment (or --out), without \
+            duplicates; then the segment is unlinked. Prints one JSON object:
+
+              run_directory         where the reports went
+              recovered             reports this command drained from the segment
+              drained_by_collector  reports the dead process's collector had logged
+              damaged_rings         indices of rings holding a malformed report
+                                    (the rest of such a ring was skipped)
+            """)
 
     @Argument(help: "The segment name, e.g. /spoor.1234.89abcdef (see /dev/shm).")
     var name: String

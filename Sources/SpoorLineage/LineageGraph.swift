@@ -6,7 +6,10 @@ public struct LineageRecord: Sendable, Hashable {
     public var id: UInt64
     /// Entry, checkpoint output, or an id only seen as a parent or poked (`nil`).
     public var kind: ReportKind?
-    /// The operator that produced it.
+    /// The run (an index into `LineageGraph.runs`) whose report produced it; nil for an id only
+    /// seen as a parent or poked.
+    public var run: Int?
+    /// The operator that produced it: an id in the operator table of `run`.
     public var op: UInt32
     /// Its key hash.
     public var keyHash: UInt64
@@ -18,57 +21,114 @@ public struct LineageRecord: Sendable, Hashable {
     public var parents: [UInt64]
     /// Records derived from it.
     public var children: [UInt64]
-    /// Events reported on it, with their operator and time.
-    public var events: [(event: UInt32, op: UInt32, nanos: UInt64)]
+    /// Events reported on it, with the run and operator that reported them and the time.
+    public var events: [(event: UInt32, run: Int, op: UInt32, nanos: UInt64)]
 
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.id == rhs.id }
     public func hash(into hasher: inout Hasher) { hasher.combine(id) }
+}
+
+/// One process's run in a lineage graph: the reports of one run id in one run directory, with
+/// their own operator table (operator ids are per run: the same id names different operators in
+/// different runs).
+public struct LineageRun: Sendable, Hashable {
+    /// The run directory the reports came from.
+    public var directory: String
+    /// The run id of the segments.
+    public var runID: UInt64
+    /// The traced process.
+    public var pid: UInt32
+
+    /// Creates a run description.
+    public init(directory: String, runID: UInt64, pid: UInt32) {
+        self.directory = directory
+        self.runID = runID
+        self.pid = pid
+    }
 }
 
 /// Lineage DAGs reconstructed from a report stream: every output id becomes a node with edges
 /// from its parents; pokes become events on nodes. Answers forward lineage (everything derived
 /// from a record) and backward lineage (everything a record derives from).
 ///
+/// Record ids are global (a record of one process can be the parent of a record of another), so
+/// records are keyed by id across every run read; operator ids are local to a run, so operator
+/// names are looked up in the table of the run that wrote the report.
+///
 /// Under sampling, forward lineage from a traced record is complete, while backward lineage is
 /// partial: untraced contributors are never reported (Table I of the tracing paper).
 public struct LineageGraph: Sendable {
     /// Records by id.
     public private(set) var records: [UInt64: LineageRecord] = [:]
-    /// Operators by id.
-    public private(set) var operators: [UInt32: OperatorRecord] = [:]
+    /// The runs read, in the order first seen.
+    public private(set) var runs: [LineageRun] = []
+    private var runIndex: [LineageRun: Int] = [:]
+    /// Operators by run (index into `runs`) and id.
+    private var operatorTables: [[UInt32: OperatorRecord]] = []
 
     /// An empty graph.
     public init() {}
 
-    /// Reads every run under `path` (a run directory or a log root).
-    public init(logAt path: String) throws {
-        for run in try LogReader.runDirectories(at: path) {
-            try LogReader(directory: run).read { entry in
+    /// Reads every run under `path` (a run directory or a log root), or those `selecting` names
+    /// (`LogRun.matches`). Throws if `path` holds no run (`LogRoot.runs(at:selecting:)`) or a
+    /// run cannot be read.
+    public init(logAt path: String, selecting selectors: [String] = []) throws {
+        for run in try LogRoot.runs(at: path, selecting: selectors) {
+            var current: Int?
+            try LogReader(directory: run.directory).read { entry in
                 switch entry {
-                case .operators(let list): for op in list { self.operators[op.id] = op }
-                case .reports(_, _, _, let reports): for report in reports { self.add(report) }
-                default: break
+                case .segment(let header):
+                    current = self.addRun(LineageRun(
+                        directory: run.directory, runID: header.identity.runID, pid: header.identity.pid))
+                case .operators(let list):
+                    if let current { self.addOperators(list, run: current) }
+                case .reports(_, _, _, let reports):
+                    if let current { for report in reports { self.add(report, run: current) } }
+                default:
+                    break
                 }
             }
         }
     }
 
-    private mutating func node(_ id: UInt64) -> LineageRecord {
-        records[id] ?? LineageRecord(id: id, kind: nil, op: 0, keyHash: 0, startNanos: 0, endNanos: 0, isFold: false, parents: [], children: [], events: [])
+    /// The index of `run` in `runs`, adding it if it is new.
+    public mutating func addRun(_ run: LineageRun) -> Int {
+        if let known = runIndex[run] { return known }
+        runs.append(run)
+        operatorTables.append([:])
+        runIndex[run] = runs.count - 1
+        return runs.count - 1
     }
 
-    /// Adds one report.
-    public mutating func add(_ report: Report) {
+    /// Adds operator definitions to the table of `run` (an index into `runs`; others are ignored).
+    public mutating func addOperators(_ operators: [OperatorRecord], run: Int) {
+        guard operatorTables.indices.contains(run) else { return }
+        for op in operators { operatorTables[run][op.id] = op }
+    }
+
+    /// The operator `op` of `run`, if that run defined it.
+    public func operatorRecord(run: Int, op: UInt32) -> OperatorRecord? {
+        guard operatorTables.indices.contains(run) else { return nil }
+        return operatorTables[run][op]
+    }
+
+    private mutating func node(_ id: UInt64) -> LineageRecord {
+        records[id] ?? LineageRecord(id: id, kind: nil, run: nil, op: 0, keyHash: 0, startNanos: 0, endNanos: 0, isFold: false, parents: [], children: [], events: [])
+    }
+
+    /// Adds one report written by `run` (an index into `runs`).
+    public mutating func add(_ report: Report, run: Int) {
         switch report.kind {
         case .poke:
             var record = node(report.id)
-            record.events.append((report.event ?? 0, report.op, report.endNanos))
+            record.events.append((report.event ?? 0, run, report.op, report.endNanos))
             records[report.id] = record
         case .entry, .checkpoint:
             for offset in 0..<UInt64(max(report.fanout, 1)) {
                 let id = report.id &+ offset
                 var record = node(id)
                 record.kind = report.kind
+                record.run = run
                 record.op = report.op
                 record.keyHash = report.keyHash
                 record.startNanos = report.startNanos
@@ -87,7 +147,8 @@ public struct LineageGraph: Sendable {
 
     /// The operator name of a record, if known.
     public func operatorName(of id: UInt64) -> String? {
-        records[id].flatMap { operators[$0.op]?.name }
+        guard let record = records[id], let run = record.run else { return nil }
+        return operatorRecord(run: run, op: record.op)?.name
     }
 
     /// Every record derived from `id` (not including it).
@@ -118,7 +179,7 @@ public struct LineageGraph: Sendable {
         func canonical(_ id: UInt64) -> String {
             if let known = memo[id] { return known }
             guard let record = records[id] else { return "?" }
-            let name = operators[record.op]?.name ?? "op\(record.op)"
+            let name = operatorName(of: id) ?? "op\(record.op)"
             let parents = record.parents.map(canonical).sorted().joined(separator: ",")
             let text = "\(name)#\(String(record.keyHash, radix: 16))(\(parents))"
             memo[id] = text

@@ -53,17 +53,7 @@ public struct LogReader: Sendable {
     /// The run directories at `path`: `path` itself if it holds segments, otherwise its
     /// subdirectories that do, in name order (run names start with their UTC start time).
     public static func runDirectories(at path: String) throws -> [String] {
-        let names = try listDirectory(path)
-        if names.contains(where: { LogFormat.segmentIndex(ofFileName: $0) != nil }) { return [path] }
-        var runs: [String] = []
-        for name in names.sorted() where !name.hasPrefix(".") {
-            let child = path + "/" + name
-            if let inner = try? listDirectory(child),
-               inner.contains(where: { LogFormat.segmentIndex(ofFileName: $0) != nil }) {
-                runs.append(child)
-            }
-        }
-        return runs
+        try LogRoot.runs(at: path).map(\.directory)
     }
 
     static func listDirectory(_ path: String) throws -> [String] {

@@ -167,13 +167,15 @@ void test_lineage_and_dump(void) {
         CHECK(strstr(line, "\"parents\":[]") != NULL);
         CHECK(strstr(line, "\"partition\":3") != NULL);
         CHECK(strstr(line, "\"fold\":false") != NULL);
-        CHECK(strstr(line, "\"attachment\":{}") != NULL);
+        CHECK(strstr(line, "\"attachment\":[]") != NULL);
+        CHECK(strstr(line, "\"end_utc\":\"20") != NULL); /* the wall-clock time of the entry */
     }
     free(line);
     /* Entry 2: text and binary attachment values. */
     line = report_line(dump, "entry", e2);
     if (CHECK(line != NULL)) {
-        CHECK(strstr(line, "\"attachment\":{\"source\":\"unit-test\",\"blob\":{\"hex\":\"00ff10\"}}") != NULL);
+        CHECK(strstr(line, "\"attachment\":[{\"key\":\"source\",\"value\":\"unit-test\",\"encoding\":\"utf8\"},"
+                           "{\"key\":\"blob\",\"value\":\"00ff10\",\"encoding\":\"hex\"}]") != NULL);
     }
     free(line);
     /* Checkpoint c1: parent, name cut to name_len, times. */
@@ -182,9 +184,11 @@ void test_lineage_and_dump(void) {
         snprintf(expect, sizeof expect, "\"parents\":[\"%016" PRIx64 "\"]", e1);
         CHECK(strstr(line, expect) != NULL);
         CHECK(strstr(line, "\"operator\":\"parse\",\"call_site\":\"parse.c:7\"") != NULL);
-        snprintf(expect, sizeof expect, "\"start_ns\":%" PRIu64 ",\"end_ns\":%" PRIu64 ",\"duration_ns\":1000", t0,
-                 t0 + 1000);
+        snprintf(expect, sizeof expect, "\"start_ns\":%" PRIu64 ",\"start_utc\":\"20", t0);
         CHECK(strstr(line, expect) != NULL);
+        snprintf(expect, sizeof expect, "\"end_ns\":%" PRIu64 ",\"end_utc\":\"20", t0 + 1000);
+        CHECK(strstr(line, expect) != NULL);
+        CHECK(strstr(line, "\"duration_ns\":1000,") != NULL);
         CHECK(strstr(line, "\"partition\":3") != NULL);
         CHECK(strstr(line, "\"fanout\":1") != NULL);
     }
@@ -193,9 +197,10 @@ void test_lineage_and_dump(void) {
     line = report_line(dump, "checkpoint", c2);
     if (CHECK(line != NULL)) {
         CHECK(strstr(line, "\"partition\":null") != NULL);
-        CHECK(strstr(line, "\"start_ns\":0,") != NULL);
-        CHECK(strstr(line, "\"end_ns\":0,") == NULL);
-        CHECK(strstr(line, json_hex(field, "key_hash", 0)) != NULL);
+        CHECK(strstr(line, "\"start_ns\":null,\"start_utc\":null,") != NULL); /* not measured */
+        CHECK(strstr(line, "\"end_ns\":null") == NULL);
+        CHECK(strstr(line, "\"duration_ns\":null,") != NULL);
+        CHECK(strstr(line, "\"key_hash\":null,") != NULL);
     }
     free(line);
     /* Join: the untracked parent is left out. */
@@ -204,7 +209,7 @@ void test_lineage_and_dump(void) {
         snprintf(expect, sizeof expect, "\"parents\":[\"%016" PRIx64 "\",\"%016" PRIx64 "\"]", c1, c2);
         CHECK(strstr(line, expect) != NULL);
         CHECK(strstr(line, "\"operator\":\"join\"") != NULL);
-        CHECK(strstr(line, "\"attachment\":{\"rule\":\"inner\"}") != NULL);
+        CHECK(strstr(line, "\"attachment\":[{\"key\":\"rule\",\"value\":\"inner\",\"encoding\":\"utf8\"}]") != NULL);
         CHECK(strstr(line, "\"duration_ns\":5000") != NULL);
     }
     free(line);
