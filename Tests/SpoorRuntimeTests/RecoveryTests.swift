@@ -394,3 +394,23 @@ struct RecoveryOwnershipTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: rootOwned + "/" + probe.runDirectoryName).isEmpty)
     }
 }
+
+@Suite("Segment lifecycle")
+struct SegmentLifecycleTests {
+    /// Each cycle used to keep its retired segment reserved (about 66 MB): spoor_init failed
+    /// after 56 cycles under this limit (30 with a failed init in each cycle).
+    @Test("1,000 init/shutdown cycles and 1,000 failed inits fit in a 4 GiB address space")
+    func cyclesUnderAddressSpaceLimit() throws {
+        let directory = temporaryDirectory()
+        let child = Process()
+        let executable = URL(fileURLWithPath: try #require(Bundle.main.executableURL?.path ?? CommandLine.arguments.first))
+        child.executableURL = try RuntimeTests().childExecutable(near: executable)
+        child.arguments = ["--cycles", directory, "1000"]
+        let output = Pipe()
+        child.standardOutput = output
+        try child.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        child.waitUntilExit()
+        #expect(child.terminationStatus == 0, "\(text)")
+    }
+}
