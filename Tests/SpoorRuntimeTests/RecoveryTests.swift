@@ -395,7 +395,11 @@ struct RecoveryOwnershipTests {
     }
 }
 
-@Suite("Segment lifecycle")
+/// Whether this process runs under AddressSanitizer (whose shadow memory alone needs far more
+/// than 4 GiB of address space).
+let underAddressSanitizer = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil
+
+@Suite("Segment lifecycle", .disabled(if: underAddressSanitizer, "an address-space limit cannot hold ASan's shadow memory"))
 struct SegmentLifecycleTests {
     /// Each cycle used to keep its retired segment reserved (about 66 MB): spoor_init failed
     /// after 56 cycles under this limit (30 with a failed init in each cycle).
