@@ -1,12 +1,12 @@
 // libFuzzer target "config": the configuration parser (RuntimeConfiguration) on SPOOR_*
-// environment values and on spoor_config structs. Built into the SpoorRuntime module by
-// scripts/fuzz-recover.
+// environment values and on spoor_config structs. Built by scripts/fuzz-recover.
 //
 // Input: byte 0 bit 0: also pass a spoor_config whose numeric fields are the next 64 bytes
 // (log_dir / shm_name point at the first two values when bits 1 / 2 are set); bytes 1-2: which of
 // the variables below are set (bit i: names[i]); then the values of the set variables in order,
 // separated by NUL bytes. A configuration that is accepted must satisfy every documented bound.
 import CSpoor
+@testable import SpoorRuntime
 
 let spoorFuzzVariables = [
     "SPOOR_SAMPLING", "SPOOR_DIR", "SPOOR_SHM_NAME", "SPOOR_RING_SLOTS", "SPOOR_MAX_THREADS", "SPOOR_FLUSH_MS",

@@ -1,9 +1,10 @@
 // libFuzzer target "context": the context decoders of the C ABI (spoor_context_decode and
-// spoor_context_decode_bytes). Built into the SpoorRuntime module by scripts/fuzz-recover.
+// spoor_context_decode_bytes). Built by scripts/fuzz-recover.
 //
 // Input: byte 0 even: the rest is a text context; odd: a binary context. A decoded context must
 // encode back to the same text (hex digits compared case-insensitively) or the same bytes.
 import CSpoor
+@testable import SpoorRuntime
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func spoorFuzzContext(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {

@@ -1,20 +1,20 @@
 // libFuzzer target "segment": the validation and drain of a shared-memory segment by
-// `spoor recover` (ForeignSegment, ForeignDrain). Built into the SpoorRuntime module by
-// scripts/fuzz-recover.
+// `spoor recover` (ForeignSegment, ForeignDrain). Built by scripts/fuzz-recover.
 //
-// The input describes a segment file, which the harness writes into a memfd and opens as
+// The input describes a segment file, which the harness writes into an unlinked shm file and opens as
 // `spoor recover` does, then drains into a sink that encodes every batch as the log writer does
 // and decodes it again as the log reader does: every batch must decode, to the same reports as
 // decoding the slots directly. Input (docs in Tests/fuzz/README.md):
 //   byte 0 bit 0 set: the rest of the input is the whole file (header validation only);
 //   otherwise: byte 1 ring count (1 + b % 4), byte 2 ring slots (64 << (b % 5)), bytes 3-18 four
 //   (offset, xor) pairs applied to the first 128 header bytes, then per ring 26 bytes (tail u64,
-//   head - tail u16, drained u64, committed u64), one byte of operator count, then slot bytes
+//   head - tail u16, drained u64, committed u64), one byte of operator count (& 15), then slot bytes
 //   written into ring 0 from its tail's slot (wrapping) and, repeated, into every other ring.
 #if canImport(Glibc)
 import Glibc
 #endif
 import CSpoor
+@testable import SpoorRuntime
 import SpoorLog
 
 /// Checks each batch the drain hands over (see the file comment).
@@ -60,13 +60,19 @@ final class RoundTripSink: ReportSink {
     func close(_ statistics: CloseStatistics) throws {}
 }
 
+/// The segment file, reused by every input.
 nonisolated(unsafe) var spoorFuzzMemfd: Int32 = -1
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func spoorFuzzSegment(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     guard let data, size >= 1 else { return 0 }
     let input = UnsafeBufferPointer(start: data, count: size)
-    if spoorFuzzMemfd < 0 { spoorFuzzMemfd = memfd_create("spoor-fuzz-segment", 0) }
+    if spoorFuzzMemfd < 0 {
+        // An unnamed shm file (memfd_create is not in the Glibc module): open, then unlink.
+        let name = "/spoor-fuzz-segment-\(getpid())"
+        spoorFuzzMemfd = shm_open(name, O_CREAT | O_EXCL | O_RDWR, 0o600)
+        _ = shm_unlink(name)
+    }
     let fd = spoorFuzzMemfd
     precondition(fd >= 0)
     precondition(ftruncate(fd, 0) == 0)
@@ -113,7 +119,7 @@ public func spoorFuzzSegment(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
             tails.append(ring.tail)
             withUnsafeBytes(of: &ring) { put($0, at: ringTableOffset + index * SharedSegment.ringDescriptorSize) }
         }
-        header.operator_count = UInt64(reader.byte())
+        header.operator_count = UInt64(reader.byte() & 15)
         withUnsafeMutableBytes(of: &header) { raw in
             for (offset, value) in patches { raw[offset] ^= value }
             put(UnsafeRawBufferPointer(raw), at: 0)
