@@ -15,9 +15,9 @@ struct SegmentError: Error {
 /// The POSIX shared-memory segment of one process: a header, a table of ring descriptors, the
 /// operator table and the ring slots (docs/shm-layout.md).
 ///
-/// The owner creates it with mode 0600 and `O_EXCL`. Another process attaches to it by name to
-/// drain it after the owner died (`spoor recover`). All offsets and sizes read from an attached
-/// segment are checked against the file size before use.
+/// The owner creates it with mode 0600 and `O_EXCL` and maps it; this class is that owner's view.
+/// Another process drains it after the owner died (`spoor recover`) through `ForeignSegment`,
+/// which never maps it and validates private copies of everything it reads.
 final class SharedSegment: @unchecked Sendable {
     let name: String
     let base: UnsafeMutableRawPointer
