@@ -68,6 +68,6 @@ let package = Package(
         .testTarget(name: "SpoorLogTests", dependencies: ["SpoorLog", "CSpoor"]),
         // Runs the built `spoor-cli` executable (the dependency makes the test build it).
         .testTarget(name: "SpoorCLITests", dependencies: ["SpoorCLI", "SpoorLog", "SpoorLineage", "SpoorSupport", "CSpoor"]),
-        .testTarget(name: "SpoorRuntimeTests", dependencies: ["SpoorRuntime", "SpoorLog", "CSpoor", "SpoorTestChild"]),
+        .testTarget(name: "SpoorRuntimeTests", dependencies: ["SpoorRuntime", "SpoorLog", "SpoorSupport", "CSpoor", "SpoorTestChild"]),
     ]
 )

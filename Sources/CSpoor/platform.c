@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/fsuid.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sched.h>
@@ -17,6 +18,9 @@
 #endif
 
 uint32_t spoorint_gettid(void) { return (uint32_t)syscall(SYS_gettid); }
+
+int spoorint_setfsuid(uint32_t uid) { return setfsuid((uid_t)uid); }
+int spoorint_setfsgid(uint32_t gid) { return setfsgid((gid_t)gid); }
 
 int spoorint_random_bytes(void *buf, size_t len) {
     unsigned char *p = buf;

@@ -100,8 +100,12 @@ struct Recover: ParsableCommand {
     @Flag(help: "Leave the segment in /dev/shm afterwards.")
     var keep = false
 
+    @Flag(help: "Recover a segment that belongs to another user (as root); its files are given to that user.")
+    var allowOtherOwner = false
+
     func run() throws {
-        let summary = try SegmentRecovery.recover(name: name, outputDirectory: out, force: force, keepSegment: keep)
-        print("{\"run_directory\":\(jsonString(summary.runDirectory)),\"recovered\":\(summary.reports),\"drained_by_collector\":\(summary.drainedByCollector),\"damaged_rings\":\(summary.damagedRings)}")
+        let summary = try SegmentRecovery.recover(
+            name: name, outputDirectory: out, force: force, keepSegment: keep, allowOtherOwner: allowOtherOwner)
+        print("{\"run_directory\":\(jsonString(summary.runDirectory)),\"recovered\":\(summary.reports),\"drained_by_collector\":\(summary.drainedByCollector),\"damaged_rings\":\(summary.damagedRings),\"invalid_reports\":\(summary.invalidReports)}")
     }
 }

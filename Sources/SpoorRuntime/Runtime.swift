@@ -221,7 +221,7 @@ enum Lifecycle {
                     monotonicNanos: segment.header.pointee.created_monotonic_ns)
                 sink = LogSink(writer: try LogWriter(directory: runDirectory, identity: identity, segmentBytes: configuration.segmentBytes))
             } catch {
-                segment.retire(unlink: true)
+                segment.discard()  // never published to a thread: unmap at once
                 return fail(Status.io, "\(error)")
             }
         }
@@ -233,7 +233,7 @@ enum Lifecycle {
             configuration: configuration, generation: generations, runID: runID, runDirectory: runDirectory,
             segment: segment, collector: collector)
         if let error = collector.start() {
-            segment.retire(unlink: true)
+            segment.discard()  // never published to a thread: unmap at once
             if configuration.sink == .log {
                 _ = unlink(runDirectory + "/" + LogFormat.segmentFileName(0))
                 _ = rmdir(runDirectory)

@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import CSpoor
+import SpoorLog
 import SpoorSupport
 
 /// A failure to create, map or attach a segment.
@@ -15,9 +16,9 @@ struct SegmentError: Error {
 /// The POSIX shared-memory segment of one process: a header, a table of ring descriptors, the
 /// operator table and the ring slots (docs/shm-layout.md).
 ///
-/// The owner creates it with mode 0600 and `O_EXCL`. Another process attaches to it by name to
-/// drain it after the owner died (`spoor recover`). All offsets and sizes read from an attached
-/// segment are checked against the file size before use.
+/// The owner creates it with mode 0600 and `O_EXCL` and maps it; this class is that owner's view.
+/// Another process drains it after the owner died (`spoor recover`) through `ForeignSegment`,
+/// which never maps it and validates private copies of everything it reads.
 final class SharedSegment: @unchecked Sendable {
     let name: String
     let base: UnsafeMutableRawPointer
@@ -113,7 +114,7 @@ final class SharedSegment: @unchecked Sendable {
         header.pointee.created_monotonic_ns = monotonicNanos()
         header.pointee.run_id = runID
         header.pointee.state = UInt64(SPOORINT_SEGMENT_RUNNING)
-        let runDirBytes = Array(runDirectory.utf8.prefix(Int(SPOORINT_RUN_DIR_CAPACITY) - 1))
+        let runDirBytes = Array(absoluteRunDirectory(runDirectory).utf8.prefix(Int(SPOORINT_RUN_DIR_CAPACITY) - 1))
         let runDirField = mapped + 1024
         runDirBytes.withUnsafeBytes { runDirField.copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(runDirField), byteCount: $0.count) }
         runDirField.storeBytes(of: 0, toByteOffset: runDirBytes.count, as: UInt8.self)
@@ -123,54 +124,6 @@ final class SharedSegment: @unchecked Sendable {
         // The magic goes last: a reader that sees it sees a complete header.
         spoorint_store_release(mapped.assumingMemoryBound(to: UInt64.self), SPOORINT_SHM_MAGIC)
         return segment
-    }
-
-    /// Maps an existing segment read-write (for recovery), validating its header.
-    static func attach(name: String) throws(SegmentError) -> SharedSegment {
-        try validateName(name)
-        let fd = shm_open(name, O_RDWR | O_CLOEXEC, 0)
-        guard fd >= 0 else { throw SegmentError("shm_open(\(name)): \(errnoText(errno))") }
-        var info = stat()
-        guard fstat(fd, &info) == 0, info.st_size >= Int(SPOORINT_HEADER_SIZE) else {
-            _ = close(fd)
-            throw SegmentError("\(name) is smaller than a segment header")
-        }
-        let fileSize = Int(info.st_size)
-        guard let mapped = mmap(nil, fileSize, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), mapped != MAP_FAILED else {
-            _ = close(fd)
-            throw SegmentError("mmap(\(name)): \(errnoText(errno))")
-        }
-        let header = mapped.assumingMemoryBound(to: spoorint_shm_header.self).pointee
-        let ringCount = Int(header.ring_count)
-        let ringSlots = Int(header.ring_slots)
-        let expected = (1...(4096 + 64)).contains(ringCount) && ringSlots >= 64 && ringSlots <= 1 << 24
-            && ringSlots & (ringSlots - 1) == 0
-            ? layoutSize(ringCount: ringCount, ringSlots: ringSlots).total : -1
-        guard header.magic == SPOORINT_SHM_MAGIC, header.layout_version == SPOORINT_SHM_LAYOUT_VERSION,
-              header.slot_size == SPOORINT_SLOT_SIZE, header.header_size == SPOORINT_HEADER_SIZE,
-              expected == fileSize, header.total_size == UInt64(fileSize)
-        else {
-            munmap(mapped, fileSize)
-            _ = close(fd)
-            throw SegmentError("\(name) is not a spoor segment of layout version \(SPOORINT_SHM_LAYOUT_VERSION)")
-        }
-        let segment = SharedSegment(
-            name: name, base: mapped, size: fileSize, ringCount: ringCount, ringSlots: ringSlots,
-            descriptor: fd, owner: false)
-        guard segment.ringTableOffset == Int(header.ring_table_offset),
-              segment.operatorTableOffset == Int(header.operator_table_offset),
-              segment.ringDataOffset == Int(header.ring_data_offset)
-        else {
-            segment.unmap()
-            throw SegmentError("\(name) has inconsistent table offsets")
-        }
-        return segment
-    }
-
-    /// The run directory recorded in the header.
-    var runDirectory: String {
-        let field = UnsafeRawBufferPointer(start: base + 1024, count: Int(SPOORINT_RUN_DIR_CAPACITY))
-        return String(decoding: field.prefix(while: { $0 != 0 }), as: UTF8.self)
     }
 
     /// Descriptor of ring `index`.
@@ -205,20 +158,270 @@ final class SharedSegment: @unchecked Sendable {
         return true
     }
 
-    /// Removes the name (owner only) and replaces the mapping with anonymous memory, so that a
-    /// thread still holding ring pointers writes harmlessly and the shared pages are released.
+    /// Whether `retire` or `discard` ran (each segment is released once).
+    private var released = false
+
+    /// How many retired mappings stay reserved (as anonymous memory) before the oldest is
+    /// unmapped.
+    ///
+    /// Why a retired mapping is kept at all: a producer writes into a segment only between its
+    /// check that its thread's generation equals `spoorint_generation` (`RingProducer.ready`) and
+    /// the end of that one report; shutdown clears the generation before it retires the segment,
+    /// so a thread that passed the check just before may still store a few words into it. Those
+    /// stores must land in memory we own, not in an unmapped hole (SIGSEGV) nor in whatever
+    /// `mmap` put at the same address since. Why only two: for a store to reach a mapping retired
+    /// two shutdowns ago, its thread must have stayed between that check and its last store of
+    /// one report (a few hundred nanoseconds of straight-line code, no lock, no system call
+    /// except a clock read) while two further complete `spoor_init`/`spoor_shutdown` cycles ran,
+    /// each of which starts and joins the collector thread. This bounds the address space a
+    /// process that cycles init/shutdown holds to (1 + depth) segments, instead of one more
+    /// segment (about 66 MB with the default rings) per cycle: before, 56 cycles exhausted a
+    /// 4 GiB address-space limit.
+    static let quarantineDepth = 2
+
+    /// `quarantineDepth` words holding retired segments (an `Unmanaged<SharedSegment>` pointer
+    /// as a word, 0 for none), then a word counting retirements (the next word to use). Lock-free
+    /// (compare-and-swap), because `retire` runs in a fork child, where a lock that another
+    /// thread of the parent held would never be released. Allocated once, never freed.
+    nonisolated(unsafe) private static let quarantine: UnsafeMutablePointer<UInt64> = {
+        let words = UnsafeMutablePointer<UInt64>.allocate(capacity: quarantineDepth + 1)
+        words.initialize(repeating: 0, count: quarantineDepth + 1)
+        return words
+    }()
+
+    /// Retires a segment that threads may still hold ring pointers into: removes the name (if
+    /// `unlink`), replaces the mapping with anonymous memory at the same address so that a late
+    /// store lands harmlessly and the shared pages are released, and keeps that memory reserved
+    /// until `quarantineDepth` later retirements, when it is unmapped (see `quarantineDepth`).
     func retire(unlink: Bool) {
+        guard !released else { return }
+        released = true
         if unlink && owner { _ = shm_unlink(name) }
-        _ = mmap(base, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0)
+        let replaced = mmap(base, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0)
+        if descriptor >= 0 { _ = close(descriptor) }
+        descriptor = -1
+        guard replaced == base else {
+            // The replacement failed and the shared mapping is still there: unmapping it would
+            // expose the range, keeping it keeps a late store inside the (unlinked) segment.
+            return
+        }
+        let counter = Self.quarantine + Self.quarantineDepth
+        let word = Self.quarantine + Int(spoorint_fetch_add(counter, 1) % UInt64(Self.quarantineDepth))
+        let mine = UInt64(UInt(bitPattern: Unmanaged.passRetained(self).toOpaque()))
+        var previous = spoorint_load_acquire(word)
+        while !spoorint_cas(word, previous, mine) { previous = spoorint_load_acquire(word) }
+        if let raw = UnsafeMutableRawPointer(bitPattern: UInt(previous)) {
+            let oldest = Unmanaged<SharedSegment>.fromOpaque(raw).takeRetainedValue()
+            _ = munmap(oldest.base, oldest.size)
+        }
+    }
+
+    /// Releases a segment no thread was ever given (a failed `spoor_init`): unlinks the name and
+    /// unmaps everything at once.
+    func discard() {
+        guard !released else { return }
+        released = true
+        if owner { _ = shm_unlink(name) }
+        _ = munmap(base, size)
         if descriptor >= 0 { _ = close(descriptor) }
         descriptor = -1
     }
 
-    /// Unmaps an attached segment.
-    func unmap() {
-        munmap(base, size)
+    /// The absolute form of `path` for the segment header, so that `spoor recover` run from
+    /// another directory finds the same run directory: a relative path is taken from the current
+    /// directory, and the parent (the log root) is resolved with `realpath` when it exists, so
+    /// that the stored path holds no symbolic link (recovery refuses one).
+    static func absoluteRunDirectory(_ path: String) -> String {
+        var absolute = path
+        if !path.hasPrefix("/") {
+            var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+            guard getcwd(&buffer, buffer.count) != nil else { return path }
+            let cwd = String(decoding: buffer.prefix(while: { $0 != 0 }).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            absolute = cwd + (cwd.hasSuffix("/") ? "" : "/") + path
+        }
+        guard let slash = absolute.lastIndex(of: "/"), slash != absolute.startIndex else { return absolute }
+        let parent = String(absolute[..<slash])
+        let last = absolute[absolute.index(after: slash)...]
+        guard let resolved = realpath(parent, nil) else { return absolute }
+        defer { free(resolved) }
+        return String(cString: resolved) + "/" + last
+    }
+}
+
+/// The segment of another (normally dead) process, for `spoor recover`: never mapped, read and
+/// written with `pread`/`pwrite` on its descriptor.
+///
+/// Everything in it may change under the reader (a live writer, a crafted file) and the file
+/// may even shrink (which would raise SIGBUS in a mapping), so every value is read once into
+/// private memory and validated there: the header at `init`, a ring descriptor or an operator
+/// entry when asked for, ring slots into the caller's buffer. Callers validate and use those
+/// copies and never read the same bytes twice.
+final class ForeignSegment {
+    let name: String
+    /// The private copy of the header, validated (docs/shm-layout.md, "What a reader must validate").
+    let header: spoorint_shm_header
+    let size: Int
+    let ringCount: Int
+    let ringSlots: Int
+    let ringTableOffset: Int
+    let operatorTableOffset: Int
+    let ringDataOffset: Int
+    /// Owner and group of the file.
+    let ownerUID: uid_t
+    let ownerGID: gid_t
+    private(set) var descriptor: Int32
+
+    /// Opens segment `name` read-write and validates its header.
+    convenience init(name: String) throws(SegmentError) {
+        try SharedSegment.validateName(name)
+        let fd = shm_open(name, O_RDWR | O_CLOEXEC | O_NOFOLLOW, 0)
+        guard fd >= 0 else { throw SegmentError("shm_open(\(name)): \(errnoText(errno))") }
+        try self.init(descriptor: fd, name: name)
+    }
+
+    /// Validates the segment open at `descriptor` (which it then owns, and closes on failure).
+    init(descriptor fd: Int32, name: String) throws(SegmentError) {
+        func refuse(_ message: String) -> SegmentError {
+            _ = close(fd)
+            return SegmentError(message)
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw refuse("fstat(\(name)): \(errnoText(errno))") }
+        guard info.st_mode & S_IFMT == S_IFREG else { throw refuse("\(name) is not a regular file") }
+        guard info.st_size >= off_t(SPOORINT_HEADER_SIZE), info.st_size <= off_t(1) << 41 else {
+            throw refuse("\(name) is not a spoor segment (size \(info.st_size))")
+        }
+        var copy = spoorint_shm_header()
+        guard Self.readAll(fd, into: &copy, count: MemoryLayout<spoorint_shm_header>.size, at: 0) else {
+            throw refuse("\(name): cannot read the segment header")
+        }
+        let fileSize = Int(info.st_size)
+        let ringCount = Int(copy.ring_count)
+        let ringSlots = Int(copy.ring_slots)
+        let expected = (1...(4096 + 64)).contains(ringCount) && ringSlots >= 64 && ringSlots <= 1 << 24
+            && ringSlots & (ringSlots - 1) == 0
+            ? SharedSegment.layoutSize(ringCount: ringCount, ringSlots: ringSlots).total : -1
+        guard copy.magic == SPOORINT_SHM_MAGIC, copy.layout_version == SPOORINT_SHM_LAYOUT_VERSION,
+              copy.slot_size == SPOORINT_SLOT_SIZE, copy.header_size == SPOORINT_HEADER_SIZE,
+              expected == fileSize, copy.total_size == UInt64(fileSize)
+        else {
+            throw refuse("\(name) is not a spoor segment of layout version \(SPOORINT_SHM_LAYOUT_VERSION)")
+        }
+        let ringTableOffset = Int(SPOORINT_HEADER_SIZE)
+        let operatorTableOffset = ringTableOffset
+            + SharedSegment.roundUp(ringCount * SharedSegment.ringDescriptorSize, SharedSegment.pageSize)
+        let ringDataOffset = operatorTableOffset + Int(SPOOR_MAX_OPERATORS) * SharedSegment.operatorEntrySize
+        guard copy.ring_table_offset == UInt64(ringTableOffset),
+              copy.operator_table_offset == UInt64(operatorTableOffset),
+              copy.ring_data_offset == UInt64(ringDataOffset)
+        else {
+            throw refuse("\(name) has inconsistent table offsets")
+        }
+        self.name = name
+        self.header = copy
+        self.size = fileSize
+        self.ringCount = ringCount
+        self.ringSlots = ringSlots
+        self.ringTableOffset = ringTableOffset
+        self.operatorTableOffset = operatorTableOffset
+        self.ringDataOffset = ringDataOffset
+        self.ownerUID = info.st_uid
+        self.ownerGID = info.st_gid
+        self.descriptor = fd
+    }
+
+    deinit { closeDescriptor() }
+
+    /// Closes the descriptor.
+    func closeDescriptor() {
         if descriptor >= 0 { _ = close(descriptor) }
         descriptor = -1
+    }
+
+    /// Reads exactly `count` bytes at `offset` (retrying short reads and EINTR); false on an
+    /// error or at the end of the file.
+    static func readAll(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int) -> Bool {
+        var done = 0
+        while done < count {
+            let got = pread(fd, buffer + done, count - done, off_t(offset + done))
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { return false }
+            done += got
+        }
+        return true
+    }
+
+    /// Copies `count` bytes at `offset` of the segment, which must lie inside it.
+    func read(into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int) -> Bool {
+        guard offset >= 0, count >= 0, count <= size, offset <= size - count else { return false }
+        return Self.readAll(descriptor, into: buffer, count: count, at: offset)
+    }
+
+    /// Stores one 64-bit word at `offset` (8-byte aligned, inside the segment).
+    @discardableResult
+    func write(word: UInt64, at offset: Int) -> Bool {
+        guard offset >= 0, offset & 7 == 0, offset <= size - 8 else { return false }
+        var value = word
+        while true {
+            let put = pwrite(descriptor, &value, 8, off_t(offset))
+            if put < 0 && errno == EINTR { continue }
+            return put == 8
+        }
+    }
+
+    /// The run directory recorded in the header copy.
+    var runDirectory: String {
+        withUnsafeBytes(of: header.run_dir) { field in
+            String(decoding: field.prefix(while: { $0 != 0 }), as: UTF8.self)
+        }
+    }
+
+    /// Byte offset of ring `index`'s descriptor.
+    func ringOffset(_ index: Int) -> Int { ringTableOffset + index * SharedSegment.ringDescriptorSize }
+
+    /// A copy of ring `index`'s descriptor, or nil if it cannot be read.
+    func ringDescriptor(_ index: Int) -> spoorint_shm_ring? {
+        guard index >= 0, index < ringCount else { return nil }
+        var copy = spoorint_shm_ring()
+        return read(into: &copy, count: MemoryLayout<spoorint_shm_ring>.size, at: ringOffset(index)) ? copy : nil
+    }
+
+    /// Copies the slots of ring `index` at positions `position ..< position + count` (wrapping
+    /// at the ring's end) into `buffer`, which holds at least `count * 64` bytes.
+    func readSlots(ring index: Int, from position: UInt64, count: Int, into buffer: UnsafeMutableRawPointer) -> Bool {
+        guard index >= 0, index < ringCount, count >= 0, count <= ringSlots else { return false }
+        let slotSize = Int(SPOORINT_SLOT_SIZE)
+        let ringBase = ringDataOffset + index * ringSlots * slotSize
+        let start = Int(position & UInt64(ringSlots - 1))
+        let first = min(count, ringSlots - start)
+        guard read(into: buffer, count: first * slotSize, at: ringBase + start * slotSize) else { return false }
+        guard count > first else { return true }
+        return read(into: buffer + first * slotSize, count: (count - first) * slotSize, at: ringBase)
+    }
+
+    /// The number of operators, clamped to the table's capacity.
+    func operatorCount() -> Int {
+        var count: UInt64 = 0
+        guard read(into: &count, count: 8, at: 72) else { return 0 }
+        return Int(min(count, UInt64(SPOOR_MAX_OPERATORS)))
+    }
+
+    /// Operator table entry `index` (operator id `index + 1`), decoded from a private copy.
+    func operatorRecord(_ index: Int) -> OperatorRecord? {
+        guard index >= 0, index < Int(SPOOR_MAX_OPERATORS) else { return nil }
+        var entry = [UInt8](repeating: 0, count: SharedSegment.operatorEntrySize)
+        let entrySize = SharedSegment.operatorEntrySize
+        let offset = operatorTableOffset + index * entrySize
+        guard entry.withUnsafeMutableBytes({ bytes in
+            guard let base = bytes.baseAddress else { return false }
+            return read(into: base, count: entrySize, at: offset)
+        }) else { return nil }
+        let capacity = Int(SPOOR_MAX_NAME_LEN)
+        let nameLength = min(Int(entry[0]) | Int(entry[1]) << 8, capacity)
+        let siteLength = min(Int(entry[2]) | Int(entry[3]) << 8, capacity)
+        let name = String(decoding: entry[8..<(8 + nameLength)], as: UTF8.self)
+        let site = String(decoding: entry[(8 + capacity)..<(8 + capacity + siteLength)], as: UTF8.self)
+        return OperatorRecord(id: UInt32(index + 1), name: name, callSite: site)
     }
 }
 

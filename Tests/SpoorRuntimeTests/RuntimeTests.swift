@@ -111,7 +111,7 @@ struct RuntimeTests {
         // Every report committed before the kill is there; at most one more (committed, not yet recorded).
         #expect(UInt64(sequences.count) >= committed && UInt64(sequences.count) <= committed + 1)
         #expect(sequences.last == UInt64(sequences.count))
-        #expect(summary.reports + summary.drainedByCollector >= Int(committed))
+        #expect(UInt64(summary.reports) + summary.drainedByCollector >= committed)
         #expect(shm.withCString { shm_open($0, O_RDONLY, 0) } == -1, "the recovered segment is unlinked")
         munmap(map, 4096)
         close(progressFD)

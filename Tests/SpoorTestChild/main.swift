@@ -11,6 +11,49 @@ import Glibc
 import CSpoor
 
 let arguments = CommandLine.arguments
+
+// SpoorTestChild --cycles LOG_DIR N: under a 4 GiB address-space limit, N spoor_init /
+// spoor_shutdown cycles (default rings, one report each) and N failed spoor_init calls (the log
+// directory cannot be created). Exits 0 if all of them behaved, 1 with a message otherwise.
+if arguments.count == 4 && arguments[1] == "--cycles", let cycles = Int(arguments[3]) {
+    let root = arguments[2]
+    let blocker = root + "/file"
+    let blockerFD = open(blocker, O_CREAT | O_WRONLY, 0o600)
+    guard blockerFD >= 0 else { exit(2) }
+    close(blockerFD)
+    var limit = rlimit(rlim_cur: 4 << 30, rlim_max: 4 << 30)
+    guard setrlimit(__rlimit_resource_t(RLIMIT_AS.rawValue), &limit) == 0 else { exit(2) }
+    func start(_ dir: String, sink: spoor_sink_kind) -> Int32 {
+        dir.withCString { path in
+            var config = spoor_config()
+            config.log_dir = path
+            config.flags = SPOOR_CONFIG_IGNORE_ENV
+            config.sink = sink.rawValue
+            config.sampling.mode = SPOOR_SAMPLE_ALL.rawValue
+            return spoor_init(&config)
+        }
+    }
+    for cycle in 0..<cycles {
+        let started = start(root, sink: SPOOR_SINK_NONE)
+        guard started == SPOOR_OK else {
+            print("cycle \(cycle): spoor_init returned \(started): \(String(cString: spoor_error_detail()))")
+            exit(1)
+        }
+        var id: UInt64 = 0
+        _ = spoor_entry(0, 1, &id)
+        guard spoor_shutdown() == SPOOR_OK else {
+            print("cycle \(cycle): spoor_shutdown failed")
+            exit(1)
+        }
+        let failed = start(blocker + "/logs", sink: SPOOR_SINK_LOG)
+        guard failed == SPOOR_E_IO else {
+            print("cycle \(cycle): a failed spoor_init returned \(failed): \(String(cString: spoor_error_detail()))")
+            exit(1)
+        }
+    }
+    exit(0)
+}
+
 guard arguments.count == 4 || arguments.count == 5 else {
     print("usage: SpoorTestChild SHM_NAME LOG_DIR PROGRESS_FILE [EXIT_AFTER]")
     exit(2)

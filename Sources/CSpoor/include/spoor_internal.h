@@ -322,6 +322,10 @@ _Static_assert(sizeof(spoor_fold) == 80, "fold size");
 uint32_t spoorint_gettid(void);
 /* The CPU the calling thread runs on (0 if unknown). */
 int spoorint_getcpu(void);
+/* The calling thread's file-system uid / gid (Linux setfsuid(2) / setfsgid(2)); returns the
+ * previous value. Used by `spoor recover` to create files as a segment's owner. */
+int spoorint_setfsuid(uint32_t uid);
+int spoorint_setfsgid(uint32_t gid);
 /* Fills buf from getrandom(2); 0 or -1 (errno set). */
 int spoorint_random_bytes(void *SPOOR_NONNULL buf, size_t len);
 /* Faults in [addr, addr + len) for writing (MADV_POPULATE_WRITE, else touching each page). */
