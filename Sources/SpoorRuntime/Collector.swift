@@ -35,7 +35,7 @@ enum RingConsumer {
             let header = slots + Int((position & mask) << 6)
             // A shared ring's report is committed once its kind byte is set (release-stored
             // last); up to there everything was reserved by a producer still writing it.
-            if shared && spoorint_load_acquire_u8((header + 58).assumingMemoryBound(to: UInt8.self)) == 0 { break }
+            if shared && spoorint_load_acquire_u8((header + ReportField.kind).assumingMemoryBound(to: UInt8.self)) == 0 { break }
             guard let count = ReportLayout.validatedSlotCount(header: header, availableSlots: Int(head &- position)) else {
                 outcome.damaged = true
                 break
@@ -51,7 +51,7 @@ enum RingConsumer {
             if shared {
                 var cleared = tail
                 while cleared != position {
-                    (slots + Int((cleared & mask) << 6) + 58).storeBytes(of: 0, as: UInt8.self)
+                    (slots + Int((cleared & mask) << 6) + ReportField.kind).storeBytes(of: 0, as: UInt8.self)
                     cleared &+= 1
                 }
             }
@@ -207,7 +207,7 @@ final class Collector: @unchecked Sendable {
         for index in 0..<ringCount {
             heads[index] = spoorint_load_acquire(RingField.word(segment.ring(index), RingField.head))
         }
-        let operatorCountWord = (UnsafeMutableRawPointer(segment.header) + 72).assumingMemoryBound(to: UInt64.self)
+        let operatorCountWord = (UnsafeMutableRawPointer(segment.header) + HeaderField.operatorCount).assumingMemoryBound(to: UInt64.self)
         let operatorCount = Int(min(spoorint_load_acquire(operatorCountWord), UInt64(SPOOR_MAX_OPERATORS)))
         if operatorCount > knownOperators {
             let records = (knownOperators..<operatorCount).map { RingConsumer.operatorRecord(segment, $0) }
@@ -237,7 +237,7 @@ final class Collector: @unchecked Sendable {
                     // Step over the one bad header slot (its kind is non-zero, so no producer is
                     // still writing it) and clear it like every consumed slot.
                     let mask = UInt64(segment.ringSlots - 1)
-                    (segment.slots(index) + Int((outcome.end & mask) << 6) + 58).storeBytes(of: 0, as: UInt8.self)
+                    (segment.slots(index) + Int((outcome.end & mask) << 6) + ReportField.kind).storeBytes(of: 0, as: UInt8.self)
                     newTail = outcome.end &+ 1
                 }
                 if outcome.damaged {

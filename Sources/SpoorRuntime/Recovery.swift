@@ -255,7 +255,7 @@ struct ForeignDrain {
             }
             while slot < count {
                 let header = UnsafeRawPointer(buffer + slot * slotSize)
-                if shared && header.load(fromByteOffset: 58, as: UInt8.self) == 0 {
+                if shared && header.load(fromByteOffset: ReportField.kind, as: UInt8.self) == 0 {
                     stop = true
                     break
                 }
@@ -291,8 +291,8 @@ struct ForeignDrain {
     /// attachment decodes. (The header fields themselves were checked by `validatedSlotCount`;
     /// every other field may hold any value.)
     static func contentsAreValid(_ header: UnsafeRawPointer) -> Bool {
-        let parents = Int(header.load(fromByteOffset: 52, as: UInt32.self))
-        let attachLength = Int(header.load(fromByteOffset: 56, as: UInt16.self))
+        let parents = Int(header.load(fromByteOffset: ReportField.parentCount, as: UInt32.self))
+        let attachLength = Int(header.load(fromByteOffset: ReportField.attachLength, as: UInt16.self))
         guard attachLength > 0 else { return true }
         let attachment = header + ReportLayout.slotSize + (parents > 1 ? (parents - 1) * 8 : 0)
         return ReportLayout.decodeAttachment(UnsafeRawBufferPointer(start: attachment, count: attachLength)) != nil

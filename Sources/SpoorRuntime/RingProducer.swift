@@ -159,19 +159,19 @@ enum RingProducer {
         id: UInt64, parent0: UInt64, keyHash: UInt64, start: UInt64, end: UInt64, op: UInt32,
         parentCount: UInt32, attachLength: UInt16, kind: UInt32, flags: UInt8, aux: UInt32
     ) {
-        header.storeBytes(of: id, toByteOffset: 0, as: UInt64.self)
-        header.storeBytes(of: parent0, toByteOffset: 8, as: UInt64.self)
-        header.storeBytes(of: keyHash, toByteOffset: 16, as: UInt64.self)
-        header.storeBytes(of: start, toByteOffset: 24, as: UInt64.self)
-        header.storeBytes(of: end, toByteOffset: 32, as: UInt64.self)
-        header.storeBytes(of: op, toByteOffset: 40, as: UInt32.self)
-        header.storeBytes(of: thread.pointee.partition_plus_one &- 1, toByteOffset: 44, as: UInt32.self)
-        header.storeBytes(of: thread.pointee.tid, toByteOffset: 48, as: UInt32.self)
-        header.storeBytes(of: parentCount, toByteOffset: 52, as: UInt32.self)
-        header.storeBytes(of: attachLength, toByteOffset: 56, as: UInt16.self)
-        header.storeBytes(of: UInt8(truncatingIfNeeded: kind), toByteOffset: 58, as: UInt8.self)
-        header.storeBytes(of: flags, toByteOffset: 59, as: UInt8.self)
-        header.storeBytes(of: aux, toByteOffset: 60, as: UInt32.self)
+        header.storeBytes(of: id, toByteOffset: ReportField.id, as: UInt64.self)
+        header.storeBytes(of: parent0, toByteOffset: ReportField.parent0, as: UInt64.self)
+        header.storeBytes(of: keyHash, toByteOffset: ReportField.keyHash, as: UInt64.self)
+        header.storeBytes(of: start, toByteOffset: ReportField.start, as: UInt64.self)
+        header.storeBytes(of: end, toByteOffset: ReportField.end, as: UInt64.self)
+        header.storeBytes(of: op, toByteOffset: ReportField.op, as: UInt32.self)
+        header.storeBytes(of: thread.pointee.partition_plus_one &- 1, toByteOffset: ReportField.partition, as: UInt32.self)
+        header.storeBytes(of: thread.pointee.tid, toByteOffset: ReportField.thread, as: UInt32.self)
+        header.storeBytes(of: parentCount, toByteOffset: ReportField.parentCount, as: UInt32.self)
+        header.storeBytes(of: attachLength, toByteOffset: ReportField.attachLength, as: UInt16.self)
+        header.storeBytes(of: UInt8(truncatingIfNeeded: kind), toByteOffset: ReportField.kind, as: UInt8.self)
+        header.storeBytes(of: flags, toByteOffset: ReportField.flags, as: UInt8.self)
+        header.storeBytes(of: aux, toByteOffset: ReportField.aux, as: UInt32.self)
     }
 
     /// The kind byte `writeHeader` stores: the report's kind on a private ring; 0 on a shared
@@ -198,7 +198,7 @@ enum RingProducer {
         header: UnsafeMutableRawPointer, kind: UInt32, shared: Bool
     ) {
         if shared {
-            spoorint_store_release_u8((header + 58).assumingMemoryBound(to: UInt8.self), UInt8(truncatingIfNeeded: kind))
+            spoorint_store_release_u8((header + ReportField.kind).assumingMemoryBound(to: UInt8.self), UInt8(truncatingIfNeeded: kind))
             spoorint_add_relaxed(RingField.word(ring, RingField.committed), 1)
             thread.pointee.own_committed &+= 1
             return

@@ -108,7 +108,7 @@ final class Runtime: @unchecked Sendable {
         let raw = UnsafeMutableRawPointer(entry)
         name.withUnsafeBytes { if let source = $0.baseAddress { (raw + 8).copyMemory(from: source, byteCount: $0.count) } }
         site.withUnsafeBytes { if let source = $0.baseAddress { (raw + 8 + Int(SPOOR_MAX_NAME_LEN)).copyMemory(from: source, byteCount: $0.count) } }
-        let count = UnsafeMutableRawPointer(segment.header) + 72
+        let count = UnsafeMutableRawPointer(segment.header) + HeaderField.operatorCount
         spoorint_store_release(count.assumingMemoryBound(to: UInt64.self), UInt64(index + 1))
         operatorIDs[key] = UInt32(index + 1)
         return Int64(index + 1)
@@ -278,7 +278,7 @@ enum Lifecycle {
         stats.threads = 0
         let closeError = runtime.collector.closeSink(stats)
         spoorint_store_release(
-            (UnsafeMutableRawPointer(runtime.segment.header) + 104).assumingMemoryBound(to: UInt64.self),
+            (UnsafeMutableRawPointer(runtime.segment.header) + HeaderField.state).assumingMemoryBound(to: UInt64.self),
             UInt64(SPOORINT_SEGMENT_CLOSED))
         runtime.segment.retire(unlink: true)
         if let closeError { return fail(Status.io, closeError) }

@@ -115,7 +115,7 @@ final class SharedSegment: @unchecked Sendable {
         header.pointee.run_id = runID
         header.pointee.state = UInt64(SPOORINT_SEGMENT_RUNNING)
         let runDirBytes = Array(absoluteRunDirectory(runDirectory).utf8.prefix(Int(SPOORINT_RUN_DIR_CAPACITY) - 1))
-        let runDirField = mapped + 1024
+        let runDirField = mapped + HeaderField.runDirectory
         runDirBytes.withUnsafeBytes { runDirField.copyMemory(from: $0.baseAddress ?? UnsafeRawPointer(runDirField), byteCount: $0.count) }
         runDirField.storeBytes(of: 0, toByteOffset: runDirBytes.count, as: UInt8.self)
         for index in max(ringCount - sharedRings, 0)..<ringCount {
@@ -425,21 +425,46 @@ final class ForeignSegment {
     }
 }
 
-/// Byte offsets of `spoorint_shm_ring` fields (asserted in spoor_internal.h).
+/// Byte offsets of `spoorint_report_header` fields (`offsetof` in spoor_internal.h).
+enum ReportField {
+    static var id: Int { SPOORINT_REPORT_ID }
+    static var parent0: Int { SPOORINT_REPORT_PARENT0 }
+    static var keyHash: Int { SPOORINT_REPORT_KEY_HASH }
+    static var start: Int { SPOORINT_REPORT_START_NS }
+    static var end: Int { SPOORINT_REPORT_END_NS }
+    static var op: Int { SPOORINT_REPORT_OP }
+    static var partition: Int { SPOORINT_REPORT_PARTITION }
+    static var thread: Int { SPOORINT_REPORT_THREAD }
+    static var parentCount: Int { SPOORINT_REPORT_N_PARENTS }
+    static var attachLength: Int { SPOORINT_REPORT_ATTACH_LEN }
+    static var kind: Int { SPOORINT_REPORT_KIND }
+    static var flags: Int { SPOORINT_REPORT_FLAGS }
+    static var aux: Int { SPOORINT_REPORT_AUX }
+}
+
+/// Byte offsets of the segment header's shared words (`offsetof` in spoor_internal.h).
+enum HeaderField {
+    static var operatorCount: Int { SPOORINT_SHM_OPERATOR_COUNT_OFFSET }
+    static var state: Int { SPOORINT_SHM_STATE_OFFSET }
+    static var runDirectory: Int { SPOORINT_SHM_RUN_DIR_OFFSET }
+}
+
+/// Byte offsets of `spoorint_shm_ring` fields: `offsetof` in spoor_internal.h, imported as
+/// constants (so the hot paths fold them).
 enum RingField {
-    static let state = 0
-    static let ownerTID = 8
-    static let takes = 16
-    static let flags = 24
-    static let sharers = 32
-    static let head = 64
-    static let committed = 72
-    static let dropped = 80
-    static let sampled = 88
-    static let tail = 128
-    static let drained = 136
-    static let batches = 144
-    static let sinkErrors = 152
+    static var state: Int { SPOORINT_RING_STATE_OFFSET }
+    static var ownerTID: Int { SPOORINT_RING_OWNER_TID_OFFSET }
+    static var takes: Int { SPOORINT_RING_TAKES_OFFSET }
+    static var flags: Int { SPOORINT_RING_FLAGS_OFFSET }
+    static var sharers: Int { SPOORINT_RING_SHARERS_OFFSET }
+    static var head: Int { SPOORINT_RING_HEAD_OFFSET }
+    static var committed: Int { SPOORINT_RING_COMMITTED_OFFSET }
+    static var dropped: Int { SPOORINT_RING_DROPPED_OFFSET }
+    static var sampled: Int { SPOORINT_RING_SAMPLED_OFFSET }
+    static var tail: Int { SPOORINT_RING_TAIL_OFFSET }
+    static var drained: Int { SPOORINT_RING_DRAINED_OFFSET }
+    static var batches: Int { SPOORINT_RING_BATCHES_OFFSET }
+    static var sinkErrors: Int { SPOORINT_RING_SINK_ERRORS_OFFSET }
 
     @inline(__always)
     static func word(_ ring: UnsafeMutableRawPointer, _ offset: Int) -> UnsafeMutablePointer<UInt64> {

@@ -51,6 +51,14 @@ typedef struct spoorint_shm_header {
 } spoorint_shm_header;
 
 _Static_assert(sizeof(spoorint_shm_header) == SPOORINT_HEADER_SIZE, "header size");
+
+/* Byte offsets of the segment header's atomically accessed words and of the run directory. */
+enum {
+    SPOORINT_SHM_MAGIC_OFFSET = offsetof(spoorint_shm_header, magic),
+    SPOORINT_SHM_OPERATOR_COUNT_OFFSET = offsetof(spoorint_shm_header, operator_count),
+    SPOORINT_SHM_STATE_OFFSET = offsetof(spoorint_shm_header, state),
+    SPOORINT_SHM_RUN_DIR_OFFSET = offsetof(spoorint_shm_header, run_dir),
+};
 _Static_assert(offsetof(spoorint_shm_header, operator_count) == 72, "operator_count");
 _Static_assert(offsetof(spoorint_shm_header, state) == 104, "state");
 _Static_assert(offsetof(spoorint_shm_header, run_dir) == 1024, "run_dir");
@@ -95,6 +103,24 @@ typedef struct spoorint_shm_ring {
 } spoorint_shm_ring;
 
 _Static_assert(sizeof(spoorint_shm_ring) == 192, "ring descriptor size");
+
+/* Byte offsets of the ring descriptor's fields (the words the producer and consumer access
+ * atomically), derived from the struct. */
+enum {
+    SPOORINT_RING_STATE_OFFSET = offsetof(spoorint_shm_ring, state),
+    SPOORINT_RING_OWNER_TID_OFFSET = offsetof(spoorint_shm_ring, owner_tid),
+    SPOORINT_RING_TAKES_OFFSET = offsetof(spoorint_shm_ring, takes),
+    SPOORINT_RING_FLAGS_OFFSET = offsetof(spoorint_shm_ring, flags),
+    SPOORINT_RING_SHARERS_OFFSET = offsetof(spoorint_shm_ring, sharers),
+    SPOORINT_RING_HEAD_OFFSET = offsetof(spoorint_shm_ring, head),
+    SPOORINT_RING_COMMITTED_OFFSET = offsetof(spoorint_shm_ring, committed),
+    SPOORINT_RING_DROPPED_OFFSET = offsetof(spoorint_shm_ring, dropped),
+    SPOORINT_RING_SAMPLED_OFFSET = offsetof(spoorint_shm_ring, sampled),
+    SPOORINT_RING_TAIL_OFFSET = offsetof(spoorint_shm_ring, tail),
+    SPOORINT_RING_DRAINED_OFFSET = offsetof(spoorint_shm_ring, drained),
+    SPOORINT_RING_BATCHES_OFFSET = offsetof(spoorint_shm_ring, batches),
+    SPOORINT_RING_SINK_ERRORS_OFFSET = offsetof(spoorint_shm_ring, sink_errors),
+};
 _Static_assert(offsetof(spoorint_shm_ring, flags) == 24, "flags");
 _Static_assert(offsetof(spoorint_shm_ring, sharers) == 32, "sharers");
 _Static_assert(offsetof(spoorint_shm_ring, head) == 64, "head");
@@ -138,6 +164,25 @@ typedef struct spoorint_report_header {
 } spoorint_report_header;
 
 _Static_assert(sizeof(spoorint_report_header) == SPOORINT_SLOT_SIZE, "report header size");
+
+/* Byte offsets of the report header's fields, derived from the struct: the one definition that
+ * the producer, the collector, recovery and the log encoder use (Swift imports these as
+ * compile-time constants). */
+enum {
+    SPOORINT_REPORT_ID = offsetof(spoorint_report_header, id),
+    SPOORINT_REPORT_PARENT0 = offsetof(spoorint_report_header, parent0),
+    SPOORINT_REPORT_KEY_HASH = offsetof(spoorint_report_header, key_hash),
+    SPOORINT_REPORT_START_NS = offsetof(spoorint_report_header, start_ns),
+    SPOORINT_REPORT_END_NS = offsetof(spoorint_report_header, end_ns),
+    SPOORINT_REPORT_OP = offsetof(spoorint_report_header, op),
+    SPOORINT_REPORT_PARTITION = offsetof(spoorint_report_header, partition),
+    SPOORINT_REPORT_THREAD = offsetof(spoorint_report_header, thread),
+    SPOORINT_REPORT_N_PARENTS = offsetof(spoorint_report_header, n_parents),
+    SPOORINT_REPORT_ATTACH_LEN = offsetof(spoorint_report_header, attach_len),
+    SPOORINT_REPORT_KIND = offsetof(spoorint_report_header, kind),
+    SPOORINT_REPORT_FLAGS = offsetof(spoorint_report_header, flags),
+    SPOORINT_REPORT_AUX = offsetof(spoorint_report_header, aux),
+};
 _Static_assert(offsetof(spoorint_report_header, op) == 40, "op");
 _Static_assert(offsetof(spoorint_report_header, aux) == 60, "aux");
 
