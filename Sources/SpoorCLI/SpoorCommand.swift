@@ -61,7 +61,8 @@ struct Dump: ParsableCommand {
         var output = StandardOutput()
         for run in try LogReader.runDirectories(at: directory) {
             var formatter = ReportJSONFormatter(operators: [:], runID: 0)
-            let damage = try LogReader(directory: run).read { entry in
+            // Issues go to stderr as they are found; a bad segment never stops the others.
+            try LogReader(directory: run).read(issues: { output.flush(); warn("\($0)") }) { entry in
                 switch entry {
                 case .segment(let header):
                     formatter.runID = header.identity.runID
@@ -74,7 +75,6 @@ struct Dump: ParsableCommand {
                 }
             }
             output.flush()
-            for problem in damage { warn("damaged log, stopped reading this segment: \(problem)") }
         }
         output.flush()
     }
@@ -100,7 +100,7 @@ struct Stats: ParsableCommand {
             var batches = 0
             var segments = 0
             var close: CloseStatistics?
-            let damage = try LogReader(directory: run).read { entry in
+            let issues = try LogReader(directory: run).read { entry in
                 switch entry {
                 case .segment(let header):
                     runID = header.identity.runID
@@ -143,9 +143,11 @@ struct Stats: ParsableCommand {
             } else {
                 line += ",\"closed\":false"
             }
-            line += ",\"damaged_segments\":\(damage.count)}"
+            let damaged = Set(issues.filter { $0.kind == .damaged || $0.kind == .unreadable }.map(\.path))
+            line += ",\"damaged_segments\":\(damaged.count)}"
             output.writeLine(line)
-            for problem in damage { warn("damaged log: \(problem)") }
+            output.flush()
+            for issue in issues { warn("\(issue)") }
         }
         output.flush()
     }
