@@ -40,10 +40,14 @@ public struct LineageGraph: Sendable {
     /// An empty graph.
     public init() {}
 
+    /// What the reader found wrong in the log (damage skipped, unsealed segments, duplicates,
+    /// unreadable segments); the graph holds every report that was read undamaged, once.
+    public private(set) var issues: [LogIssue] = []
+
     /// Reads every run under `path` (a run directory or a log root).
     public init(logAt path: String) throws {
         for run in try LogReader.runDirectories(at: path) {
-            try LogReader(directory: run).read { entry in
+            try LogReader(directory: run).read(issues: { self.issues.append($0) }) { entry in
                 switch entry {
                 case .operators(let list): for op in list { self.operators[op.id] = op }
                 case .reports(_, _, _, let reports): for report in reports { self.add(report) }

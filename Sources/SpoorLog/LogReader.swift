@@ -304,7 +304,9 @@ public struct LogReader: Sendable {
                     let before = records - 1
                     if seal.records != UInt64(before) || seal.offset != UInt64(record.offset) {
                         let lost = Int(clamping: seal.records) - before
-                        let what = lost >= 0 ? "\(lost) records lost" : "\(-lost) records more than written"
+                        let what = lost >= 0
+                            ? "\(lost) record\(lost == 1 ? "" : "s") lost"
+                            : "\(-lost) record\(lost == -1 ? "" : "s") more than written"
                         issues(LogIssue(
                             kind: .incomplete, path: path, offset: record.offset, bytes: source.size, records: lost,
                             reason: "the seal record counts \(seal.records) records in \(seal.offset) bytes before it; read \(before) records in \(record.offset) bytes: \(what)"))
