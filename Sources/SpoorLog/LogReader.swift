@@ -39,7 +39,7 @@ public struct LogIssue: Sendable, Hashable, CustomStringConvertible {
         /// A seal record disagrees with what was read: records are missing (or extra), or the
         /// segment it names as the next one is not there.
         case incomplete
-        /// Reports already delivered (same run, ring and position) were read again and skipped,
+        /// Reports already delivered (same run, process, ring and position) were read again and skipped,
         /// or a segment file is the same file as one already read.
         case duplicate
         /// A segment file could not be opened or read, or is not a regular file.
@@ -191,8 +191,11 @@ public struct LogReader: Sendable {
         var largestWindow = 0
     }
 
+    /// A ring of one writing process: a report is identified by its run, process, ring and
+    /// position (a run may hold several processes, each with its own rings).
     struct RingKey: Hashable {
         var runID: UInt64
+        var pid: UInt32
         var ring: UInt32
     }
 
@@ -266,7 +269,7 @@ public struct LogReader: Sendable {
                         damaged("report positions wrap around 2^64")
                         continue
                     }
-                    let key = RingKey(runID: header.identity.runID, ring: record.ring)
+                    let key = RingKey(runID: header.identity.runID, pid: header.identity.pid, ring: record.ring)
                     var delivered = state.delivered[key] ?? PositionRanges()
                     if delivered.overlaps(record.firstPosition, endPosition) {
                         let before = reports.count
@@ -338,7 +341,7 @@ public struct LogReader: Sendable {
             case .empty, .open, .closed:
                 issues(LogIssue(
                     kind: .unsealed, path: path, offset: source.size, bytes: source.size, records: records,
-                    reason: "the segment ends unsealed after \(records) records: its writer did not finish it (a crash, or the file was cut), so records after byte \(scanner.validEnd) may be lost"))
+                    reason: "the segment ends unsealed after \(records) records: its writer did not finish it (a crash, the file was cut, or it is still being written), so records after byte \(scanner.validEnd) may be lost"))
             }
         } catch let failure as SourceFailure {
             issues(LogIssue(

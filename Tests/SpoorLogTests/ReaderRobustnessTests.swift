@@ -283,6 +283,38 @@ struct ReaderRobustnessTests {
         #expect(!twice.issues.contains { $0.kind == .damaged })
     }
 
+    @Test("two processes of one run with the same ring positions are not duplicates of each other")
+    func processesOfOneRun() throws {
+        let directory = temporaryDirectory()
+        var expected: [Report] = []
+        for (index, pid) in [UInt32(100), 200].enumerated() {
+            let identity = RunIdentity(runID: 0x5a5a, pid: pid, realtimeNanos: 1, monotonicNanos: 2)
+            let writer = try LogWriter(directory: directory, identity: identity, segmentBytes: 1 << 30, firstSegment: UInt32(index))
+            var rng = SplitMix(state: UInt64(pid))
+            var previousID: UInt64 = 0
+            var slots: [UInt8] = []
+            var batch: [Report] = []
+            var position: UInt64 = 0
+            for _ in 0..<50 {
+                let report = randomReport(&rng, position: position, previousID: &previousID)
+                let encoded = encodeSlots(report)
+                position += UInt64(encoded.count / 64)
+                slots += encoded
+                batch.append(report)
+            }
+            try slots.withUnsafeBytes { raw in
+                try writer.writeReports(
+                    ring: 3, firstPosition: 0, count: batch.count, first: raw,
+                    second: UnsafeRawBufferPointer(start: nil, count: 0))
+            }
+            try writer.close()
+            expected += batch
+        }
+        let read = try readLog(directory)
+        #expect(read.reports == expected)
+        #expect(!read.issues.contains { $0.kind == .duplicate })
+    }
+
     @Test("the position ranges merge and answer overlaps exactly")
     func positionRanges() {
         var ranges = PositionRanges()
