@@ -33,10 +33,10 @@ func fixChecksums(_ bytes: inout [UInt8]) {
 public func spoorFuzzLogReader(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int32 {
     var input = Array(UnsafeBufferPointer(start: data, count: data == nil ? 0 : size))
     if input.count > 52 && input[52] & 1 == 1 { fixChecksums(&input) }
-    return input.withUnsafeBytes { read($0) }
+    return input.withUnsafeBytes { readSegmentInput($0) }
 }
 
-func read(_ bytes: UnsafeRawBufferPointer) -> Int32 {
+func readSegmentInput(_ bytes: UnsafeRawBufferPointer) -> Int32 {
     let size = bytes.count
     var state = LogReader.ReadState()
     var delivered = 0
