@@ -557,8 +557,16 @@ final class Window {
         start = offset
         let wanted = min(storage.count, source.size - offset)
         while count < wanted {
-            let got = try source.read(
-                at: start + count, into: UnsafeMutableRawBufferPointer(rebasing: storage[count..<wanted]))
+            let got: Int
+            do {
+                got = try source.read(
+                    at: start + count, into: UnsafeMutableRawBufferPointer(rebasing: storage[count..<wanted]))
+            } catch {
+                // Read ahead failed: serve what was asked if it is here; the failure surfaces
+                // when the bytes at the failing offset are asked for.
+                if count >= length { break }
+                throw error
+            }
             if got == 0 { break }
             count += got
         }

@@ -365,6 +365,35 @@ struct ReaderRobustnessTests {
         #expect(small.largestWindow == largestRecord)
     }
 
+    /// Segment bytes whose reads fail (EIO) from `failAt` on.
+    struct FailingSource: SegmentSource {
+        let bytes: UnsafeRawBufferPointer
+        let failAt: Int
+        var size: Int { bytes.count }
+        func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(SourceFailure) -> Int {
+            guard offset < failAt else { throw SourceFailure(offset: offset, message: "Input/output error") }
+            return try MemorySource(UnsafeRawBufferPointer(rebasing: bytes[0..<failAt])).read(at: offset, into: buffer)
+        }
+    }
+
+    @Test("an I/O error ends that segment with a message; what was read before it is delivered")
+    func readError() throws {
+        let log = try WrittenLog(reports: 1_000, segmentBytes: 1 << 30, seed: 18)
+        let cut = log.frames[0][log.frames[0].count / 2]
+        var state = LogReader.ReadState()
+        var issues: [LogIssue] = []
+        var reports: [Report] = []
+        try log.bytes[0].withUnsafeBytes { raw in
+            var source = FailingSource(bytes: raw, failAt: cut.offset)
+            try LogReader.readSegment(
+                &source, path: "eio", isLast: true, nextIndex: nil, state: &state, windowBytes: 256,
+                issues: { issues.append($0) }, { entry in if case .reports(_, _, _, let batch) = entry { reports += batch } })
+        }
+        #expect(reports == log.reports(without: Array(log.frames[0][(log.frames[0].count / 2)...])))
+        #expect(issues.map(\.kind) == [.unreadable])
+        #expect(issues.first?.offset == cut.offset)
+    }
+
     @Test("a record header claiming a huge payload is rejected without reading it")
     func hugeLength() throws {
         let log = try WrittenLog(reports: 300, segmentBytes: 1 << 30, seed: 17)
