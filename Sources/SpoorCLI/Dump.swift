@@ -69,7 +69,11 @@ struct Dump: ParsableCommand {
                 // Operator tables by run id and process: a run directory could hold the segments
                 // of more than one process, each numbering its operators from 1.
                 var tables: [ProcessKey: [UInt32: OperatorRecord]] = [:]
-                let damage = try LogReader(directory: run.directory).read { entry in
+                // Each issue goes to standard error as it is found, after the lines before it.
+                try LogReader(directory: run.directory).read(issues: { issue in
+                    output.flush()
+                    warn("\(issue)")
+                }) { entry in
                     switch entry {
                     case .segment(let header):
                         if let previous = context.header { tables[ProcessKey(previous.identity)] = context.operators }
@@ -87,7 +91,6 @@ struct Dump: ParsableCommand {
                     }
                 }
                 output.flush()
-                for problem in damage { warn("damaged log, stopped reading this segment: \(problem)") }
             }
         }
     }

@@ -57,14 +57,16 @@ struct Stats: ParsableCommand {
                 var statistics = RunStatistics(directory: run.directory)
                 statistics.names = [run.name]
                 let damage = try LogReader(directory: run.directory).read { statistics.add($0) }
-                statistics.damagedSegments = Set(damage.map(\.path)).count
-                for problem in damage { warn("damaged log: \(problem)") }
+                statistics.damagedSegments = Set(damage.filter { $0.kind == .damaged || $0.kind == .unreadable }.map(\.path)).count
+                statistics.issues = damage
                 if merge {
                     total.merge(statistics)
                 } else {
                     statistics.write(merged: false, includeInternal: `internal`, to: &output.json)
                     output.endLine()
+                    output.flush()
                 }
+                for issue in statistics.issues { warn("\(issue)") }
             }
             if merge {
                 total.write(merged: true, includeInternal: `internal`, to: &output.json)
@@ -101,6 +103,8 @@ struct RunStatistics {
     /// Runs merged in that ended with a close record, and runs merged in.
     var closedRuns = 0, runCount = 0
     var damagedSegments = 0
+    /// What the reader found wrong, printed to standard error after the run's line.
+    var issues: [LogIssue] = []
     private var currentRun = ProcessKey(runID: 0, pid: 0)
     private var closeTotal: CloseStatistics?
 

@@ -69,13 +69,17 @@ public struct LineageGraph: Sendable {
     /// An empty graph.
     public init() {}
 
+    /// What the reader found wrong in the log (damage skipped, unsealed segments, duplicates,
+    /// unreadable segments); the graph holds every report that was read undamaged, once.
+    public private(set) var issues: [LogIssue] = []
+
     /// Reads every run under `path` (a run directory or a log root), or those `selecting` names
     /// (`LogRun.matches`). Throws if `path` holds no run (`LogRoot.runs(at:selecting:)`) or a
     /// run cannot be read.
     public init(logAt path: String, selecting selectors: [String] = []) throws {
         for run in try LogRoot.runs(at: path, selecting: selectors) {
             var current: Int?
-            try LogReader(directory: run.directory).read { entry in
+            try LogReader(directory: run.directory).read(issues: { self.issues.append($0) }) { entry in
                 switch entry {
                 case .segment(let header):
                     current = self.addRun(LineageRun(

@@ -78,6 +78,9 @@ public enum CompactReports {
         1 + 6 * 10 + 8 + 1 + 10 + parentCount * 10 + 10 + attachmentLength
     }
 
+    /// The fewest bytes one encoded report takes.
+    static let minimumEncodedSize = 6
+
     struct State {
         var id: UInt64 = 0
         var fanout: UInt64 = 0
@@ -195,7 +198,9 @@ public enum CompactReports {
         var offset = 0
         var position = firstPosition
         var reports: [Report] = []
-        reports.reserveCapacity(min(count, payload.count))
+        // A report takes at least 6 bytes (control, id, parent count, start, duration,
+        // attachment length), so a lying `count` cannot make this reserve more than the payload holds.
+        reports.reserveCapacity(min(count, payload.count / CompactReports.minimumEncodedSize))
 
         func byte() -> UInt8? {
             guard offset < payload.count else { return nil }

@@ -16,8 +16,10 @@ public enum LogFormat {
     public static let recordHeaderSize = 32
     /// The first word of every record ("SPRB" read as little-endian bytes).
     public static let recordMagic: UInt32 = 0x4252_5053
-    /// Largest payload a reader accepts (a batch is at most a ring, 2^24 slots of 64 bytes).
-    public static let maxPayload = 1 << 30
+    /// Largest payload a reader accepts: 16 MiB. Writers write at most about 2 MiB (a report
+    /// record closes past 1 MiB plus one report of at most 655 KiB; an operator record lists at
+    /// most 4096 operators of 512 bytes), so this bounds the reader's memory, not the format.
+    public static let maxPayload = 16 << 20
 
     /// File name of the segment with `index`.
     public static func segmentFileName(_ index: UInt32) -> String {
@@ -41,6 +43,10 @@ public enum LogRecordType: UInt16, Sendable {
     case reports = 2
     /// Written at clean shutdown: the final counters, eight u64 in `spoor_stats` order.
     case close = 3
+    /// The last record of every segment its writer finished (at a roll, or when the writer
+    /// closed): `[u64 records before it][u64 its offset][u32 next segment index, 0xffffffff
+    /// when the writer closed][u32 zero]`. A segment without one was cut short.
+    case seal = 4
 }
 
 /// An interned operator.

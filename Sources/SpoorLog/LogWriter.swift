@@ -30,7 +30,9 @@ public struct RunIdentity: Sendable, Hashable {
 /// Each record goes out in one `writev` (header, then the payload pieces taken straight from
 /// the caller's memory, such as ring slots in shared memory), so a reader sees whole records or
 /// a truncated tail that fails its checksum. Segments roll at `segmentBytes`; every segment
-/// starts with all operators known so far, so each one can be read on its own.
+/// starts with all operators known so far, so each one can be read on its own, and ends with a
+/// seal record (written at the roll and by `close`), so a reader can tell a finished segment
+/// from one cut short.
 /// Not thread-safe: one collector owns a writer.
 public final class LogWriter {
     /// The run directory.
@@ -40,6 +42,8 @@ public final class LogWriter {
     private var segmentIndex: UInt32
     private var descriptor: Int32 = -1
     private var segmentSize: UInt64 = 0
+    /// Records in the current segment (for its seal record).
+    private var segmentRecords: UInt64 = 0
     private var knownOperators: [OperatorRecord] = []
     /// Encoding buffer for report records (a record closes once it passes `recordTarget` bytes,
     /// so it holds at most that plus one report).
@@ -90,6 +94,7 @@ public final class LogWriter {
         }
         descriptor = fd
         segmentSize = 0
+        segmentRecords = 0
         var header = [UInt8](repeating: 0, count: LogFormat.segmentHeaderSize)
         for (index, byte) in LogFormat.segmentMagic.enumerated() { header[index] = byte }
         storeLittleEndian(LogFormat.version, into: &header, at: 8)
@@ -114,10 +119,22 @@ public final class LogWriter {
         guard segmentSize > UInt64(LogFormat.segmentHeaderSize),
               segmentSize + UInt64(bytes) > segmentBytes
         else { return }
+        // A seal that cannot be written leaves the segment unsealed, which readers report; the
+        // roll goes on so that the records after it are not lost too.
+        try? appendSeal(next: segmentIndex &+ 1)
         _ = Glibc.close(descriptor)
         descriptor = -1
         segmentIndex += 1
         try openSegment()
+    }
+
+    /// Appends the seal record: the records and bytes before it, and the next segment's index
+    /// (`nil` when the writer closes the run).
+    private func appendSeal(next: UInt32?) throws {
+        let seal = SealRecord(records: segmentRecords, offset: segmentSize, nextSegment: next)
+        try seal.bytes.withUnsafeBytes { (raw) in
+            try appendRecord(type: .seal, count: 0, firstPosition: 0, ring: 0, pieces: [raw])
+        }
     }
 
     /// Appends operator names (new ones only; the writer remembers them for later segments).
@@ -218,6 +235,7 @@ public final class LogWriter {
         try header.withUnsafeBytes { (raw) in
             try writeAll([raw] + pieces)
         }
+        segmentRecords += 1
     }
 
     private func writeAll(_ pieces: [UnsafeRawBufferPointer]) throws {
@@ -262,9 +280,18 @@ public final class LogWriter {
         }
     }
 
-    /// Closes the current segment.
-    public func close() throws {
+    /// Seals and closes the current segment; with `sync`, pushes it to stable storage first
+    /// (`fdatasync`). The seal marks the run's end: nothing may be written afterwards.
+    public func close(sync: Bool = false) throws {
         guard descriptor >= 0 else { return }
+        do {
+            try appendSeal(next: nil)
+            if sync { try self.sync() }
+        } catch {
+            _ = Glibc.close(descriptor)
+            descriptor = -1
+            throw error
+        }
         let result = Glibc.close(descriptor)
         descriptor = -1
         if result != 0 {

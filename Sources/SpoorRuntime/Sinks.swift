@@ -30,8 +30,7 @@ final class LogSink: ReportSink {
 
     func close(_ statistics: CloseStatistics) throws {
         try writer.writeClose(statistics)
-        try writer.sync()
-        try writer.close()
+        try writer.close(sync: true)
     }
 }
 

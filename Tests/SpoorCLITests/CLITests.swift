@@ -290,7 +290,8 @@ struct CLITests {
         // A third segment of the first process again (its table is the one it wrote before).
         try writeRun(
             root: root, name: name, identity: RunIdentity(runID: 0x11, pid: 1, realtimeNanos: 1, monotonicNanos: 1),
-            operators: [], reports: [report(.poke, id: 0x200, op: 1, end: 8, event: 10)], firstSegment: 2)
+            operators: [], reports: [report(.poke, id: 0x200, op: 1, end: 8, event: 10)], firstSegment: 2,
+            firstPosition: 1)  // the process's ring goes on after its first report
 
         let dump = try runCLI(["dump", root])
         #expect(dump.status == 0)

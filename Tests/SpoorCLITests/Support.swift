@@ -67,7 +67,7 @@ func report(
 /// closed with counters matching the reports if `closed`.
 func writeRun(
     root: String, name: String, identity: RunIdentity, operators: [OperatorRecord], reports: [Report],
-    closed: Bool = true, firstSegment: UInt32 = 0
+    closed: Bool = true, firstSegment: UInt32 = 0, firstPosition: UInt64 = 0
 ) throws {
     let writer = try LogWriter(
         directory: root + "/" + name, identity: identity, segmentBytes: 1 << 26, firstSegment: firstSegment)
@@ -76,7 +76,7 @@ func writeRun(
     for report in reports { slots += encodeSlots(report) }
     try slots.withUnsafeBytes { raw in
         try writer.writeReports(
-            ring: 0, firstPosition: 0, count: reports.count, first: raw, second: UnsafeRawBufferPointer(start: nil, count: 0))
+            ring: 0, firstPosition: firstPosition, count: reports.count, first: raw, second: UnsafeRawBufferPointer(start: nil, count: 0))
     }
     if closed {
         let count = UInt64(reports.count)
