@@ -11,6 +11,7 @@ spoorint_clock spoorint_clock_state = {0, 0, 0, 0};
 uint64_t spoorint_rate_window = 0;
 uint64_t spoorint_no_ring_dropped = 0;
 uint64_t spoorint_no_ring_sampled = 0;
+uint64_t spoorint_too_large = 0;
 uint64_t spoorint_block_timeout_ns = 1000000000;
 
 static __thread char error_detail[SPOORINT_DETAIL_CAPACITY];

@@ -35,6 +35,13 @@ struct Stats: ParsableCommand {
                             to write
               damaged_segments
                             segments in which damage was found
+              losses        reports lost while the run went on, from the log's
+                            loss records: one object per process, ring (null:
+                            threads without a ring, reports refused as too
+                            large), owner thread (null: a shared ring) and
+                            reason (ring_full, no_ring, sink_error, too_large),
+                            with reports, records, first_utc, last_utc and
+                            per_second (second_utc, reports)
 
             With --internal, also batches, rings, close_batches and close_threads. \
             Errors as for dump (exit status 1). See docs/log-format.md.
@@ -103,6 +110,21 @@ struct RunStatistics {
     /// Runs merged in that ended with a close record, and runs merged in.
     var closedRuns = 0, runCount = 0
     var damagedSegments = 0
+    /// Reports lost, from the loss records: per process, ring, owner thread and reason.
+    struct LossKey: Hashable, Comparable {
+        var writer: ProcessKey, ring: UInt32, thread: UInt32, reason: LossReason
+        static func < (lhs: Self, rhs: Self) -> Bool {
+            (lhs.writer.pid, lhs.ring, lhs.thread, lhs.reason.rawValue) < (rhs.writer.pid, rhs.ring, rhs.thread, rhs.reason.rawValue)
+        }
+    }
+    struct LossTotal {
+        var reports: UInt64 = 0
+        var records = 0
+        var first: Int64?, last: Int64?
+        /// Reports lost per wall-clock second (seconds since the epoch), in order.
+        var perSecond: [(second: Int64, reports: UInt64)] = []
+    }
+    var losses: [LossKey: LossTotal] = [:]
     /// What the reader found wrong, printed to standard error after the run's line.
     var issues: [LogIssue] = []
     private var currentRun = ProcessKey(runID: 0, pid: 0)
@@ -134,6 +156,23 @@ struct RunStatistics {
             }
         case .close(let statistics):
             closes[currentRun] = statistics
+        case .loss(let ring, let loss):
+            let key = LossKey(writer: currentRun, ring: ring, thread: loss.thread, reason: loss.reason)
+            var total = losses[key] ?? LossTotal()
+            total.reports &+= loss.reports
+            total.records += 1
+            let identity = identities.first { ProcessKey($0) == currentRun }
+            if let wall = identity?.realtimeNanos(atMonotonic: loss.monotonicNanos) {
+                total.first = min(total.first ?? wall, wall)
+                total.last = max(total.last ?? wall, wall)
+                let second = wall >= 0 ? wall / 1_000_000_000 : (wall - 999_999_999) / 1_000_000_000
+                if let lastSecond = total.perSecond.last, lastSecond.second == second {
+                    total.perSecond[total.perSecond.count - 1].reports &+= loss.reports
+                } else {
+                    total.perSecond.append((second, loss.reports))
+                }
+            }
+            losses[key] = total
         }
     }
 
@@ -159,6 +198,7 @@ struct RunStatistics {
             closeTotal = closeTotal.map { sum($0, otherClose) } ?? otherClose
         }
         damagedSegments += other.damagedSegments
+        for (key, total) in other.losses { losses[key] = total }
     }
 
     /// The close counters of a single run: summed over its processes, nil unless each one closed.
@@ -199,6 +239,7 @@ struct RunStatistics {
         out.number("drained", close?.drained)
         out.number("sink_errors", close?.sinkErrors)
         out.number("damaged_segments", damagedSegments)
+        writeLosses(to: &out)
         if includeInternal {
             out.number("batches", batches)
             out.number("rings", rings.count)
@@ -206,6 +247,36 @@ struct RunStatistics {
             out.number("close_threads", close?.threads)
         }
         out.endObject()
+    }
+
+    /// `losses`: what the loss records say was lost, per process, ring, owner thread and reason,
+    /// with the first and last time a loss was seen and the reports lost per second.
+    private func writeLosses(to out: inout JSONWriter) {
+        out.key("losses")
+        out.beginArray()
+        for key in losses.keys.sorted() {
+            guard let total = losses[key] else { continue }
+            out.beginObject()
+            out.number("pid", key.writer.pid)
+            out.number("ring", key.ring == LossRecord.noRing ? nil : key.ring)
+            out.number("thread", key.thread == 0 ? nil : key.thread)
+            out.string("reason", key.reason.name)
+            out.number("reports", total.reports)
+            out.number("records", total.records)
+            out.utc("first_utc", total.first)
+            out.utc("last_utc", total.last)
+            out.key("per_second")
+            out.beginArray()
+            for entry in total.perSecond {
+                out.beginObject()
+                out.utc("second_utc", entry.second * 1_000_000_000)
+                out.number("reports", entry.reports)
+                out.endObject()
+            }
+            out.endArray()
+            out.endObject()
+        }
+        out.endArray()
     }
 
     private func writeOperators(to out: inout JSONWriter) {

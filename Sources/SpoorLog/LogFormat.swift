@@ -47,6 +47,83 @@ public enum LogRecordType: UInt16, Sendable {
     /// closed): `[u64 records before it][u64 its offset][u32 next segment index, 0xffffffff
     /// when the writer closed][u32 zero]`. A segment without one was cut short.
     case seal = 4
+    /// Reports a ring lost since its previous loss record, and why: `[u32 reason][u32 thread]
+    /// [u64 reports][u64 total][u64 monotonic ns]` (`LossRecord`). The collector writes one for a
+    /// ring in the pass that sees its loss counter move, before that ring's batch.
+    case loss = 5
+}
+
+/// Why reports were lost.
+public enum LossReason: UInt32, Sendable, Hashable, CaseIterable {
+    /// The ring was full (the producer did not wait, or its block timeout passed).
+    case ringFull = 1
+    /// The thread had no ring (its shared-memory pages could not be reserved).
+    case noRing = 2
+    /// The sink failed to write a batch the collector had drained (a full disk, an I/O error).
+    case sinkError = 3
+    /// The report was refused as larger than a quarter of a ring.
+    case tooLarge = 4
+
+    /// The name in `spoor stats` output.
+    public var name: String {
+        switch self {
+        case .ringFull: "ring_full"
+        case .noRing: "no_ring"
+        case .sinkError: "sink_error"
+        case .tooLarge: "too_large"
+        }
+    }
+}
+
+/// One loss record (type 5): `reports` lost by `ring` since the previous loss record of the same
+/// ring and reason (`total` since the run started), seen at `monotonicNanos`.
+public struct LossRecord: Sendable, Hashable {
+    /// Bytes of the payload.
+    public static let payloadSize = 32
+    /// The `ring` of a loss record about threads without a ring, or reports refused as too large.
+    public static let noRing: UInt32 = 0xffff_ffff
+    /// Why.
+    public var reason: LossReason
+    /// The ring's owner when the loss was seen (0 for a shared ring or none).
+    public var thread: UInt32
+    /// Reports lost since the previous record of this ring and reason.
+    public var reports: UInt64
+    /// Reports lost for this reason on this ring since the run started.
+    public var total: UInt64
+    /// When the collector saw it (CLOCK_MONOTONIC ns).
+    public var monotonicNanos: UInt64
+
+    /// A loss record.
+    public init(reason: LossReason, thread: UInt32, reports: UInt64, total: UInt64, monotonicNanos: UInt64) {
+        self.reason = reason
+        self.thread = thread
+        self.reports = reports
+        self.total = total
+        self.monotonicNanos = monotonicNanos
+    }
+
+    /// The payload bytes.
+    public var payload: [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: Self.payloadSize)
+        storeLittleEndian(reason.rawValue, into: &bytes, at: 0)
+        storeLittleEndian(thread, into: &bytes, at: 4)
+        storeLittleEndian(reports, into: &bytes, at: 8)
+        storeLittleEndian(total, into: &bytes, at: 16)
+        storeLittleEndian(monotonicNanos, into: &bytes, at: 24)
+        return bytes
+    }
+
+    /// Decodes a payload; nil if it is short or names an unknown reason.
+    public init?(payload: UnsafeRawBufferPointer) {
+        guard payload.count >= Self.payloadSize,
+              let reason = LossReason(rawValue: loadLittleEndian(UInt32.self, from: payload, at: 0))
+        else { return nil }
+        self.reason = reason
+        thread = loadLittleEndian(UInt32.self, from: payload, at: 4)
+        reports = loadLittleEndian(UInt64.self, from: payload, at: 8)
+        total = loadLittleEndian(UInt64.self, from: payload, at: 16)
+        monotonicNanos = loadLittleEndian(UInt64.self, from: payload, at: 24)
+    }
 }
 
 /// An interned operator.

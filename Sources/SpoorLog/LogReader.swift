@@ -23,6 +23,8 @@ public enum LogEntry: Sendable {
     case reports(ring: UInt32, firstPosition: UInt64, endPosition: UInt64, [Report])
     /// The run shut down cleanly with these counters.
     case close(CloseStatistics)
+    /// Reports lost on a ring since its previous loss record, and why.
+    case loss(ring: UInt32, LossRecord)
 }
 
 /// Something wrong or unusual the reader found in a log. Issues are never fatal: the reader
@@ -288,6 +290,12 @@ public struct LogReader: Sendable {
                     }
                     try body(.close(statistics))
                     end = .closed
+                case LogRecordType.loss.rawValue:
+                    guard let loss = LossRecord(payload: payload) else {
+                        damaged("malformed loss record")
+                        continue
+                    }
+                    try body(.loss(ring: record.ring, loss))
                 case LogRecordType.seal.rawValue:
                     guard let seal = SealRecord(payload: payload) else {
                         damaged("malformed seal record")

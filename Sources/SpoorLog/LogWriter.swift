@@ -45,6 +45,9 @@ public final class LogWriter {
     /// Records in the current segment (for its seal record).
     private var segmentRecords: UInt64 = 0
     private var knownOperators: [OperatorRecord] = []
+    /// The current segment's header, or its list of known operators, is not written yet.
+    private var startPending = false
+    private var operatorsPending = false
     /// Encoding buffer for report records (a record closes once it passes `recordTarget` bytes,
     /// so it holds at most that plus one report).
     private let encodeBuffer: UnsafeMutableRawPointer
@@ -86,32 +89,56 @@ public final class LogWriter {
         }
     }
 
+    /// Starts segment `segmentIndex`: creates its file and writes its header and the operators
+    /// known so far. Whatever of that fails (a full disk, an I/O error) is done again before the
+    /// next record, so a segment never holds a record without a header in front of it.
     private func openSegment() throws {
-        let path = directory + "/" + LogFormat.segmentFileName(segmentIndex)
-        let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw LogError("cannot create \(path): \(String(cString: strerror(errno)))")
+        startPending = true
+        operatorsPending = true
+        try ensureSegmentStart()
+    }
+
+    /// Finishes the start of the current segment if it is incomplete (see `openSegment`).
+    private func ensureSegmentStart() throws {
+        if descriptor < 0 {
+            let path = directory + "/" + LogFormat.segmentFileName(segmentIndex)
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            guard fd >= 0 else {
+                throw LogError("cannot create \(path): \(String(cString: strerror(errno)))")
+            }
+            descriptor = fd
+            segmentSize = 0
+            segmentRecords = 0
         }
-        descriptor = fd
-        segmentSize = 0
-        segmentRecords = 0
-        var header = [UInt8](repeating: 0, count: LogFormat.segmentHeaderSize)
-        for (index, byte) in LogFormat.segmentMagic.enumerated() { header[index] = byte }
-        storeLittleEndian(LogFormat.version, into: &header, at: 8)
-        storeLittleEndian(UInt32(LogFormat.segmentHeaderSize), into: &header, at: 12)
-        storeLittleEndian(identity.runID, into: &header, at: 16)
-        storeLittleEndian(identity.pid, into: &header, at: 24)
-        storeLittleEndian(segmentIndex, into: &header, at: 28)
-        storeLittleEndian(identity.realtimeNanos, into: &header, at: 32)
-        storeLittleEndian(identity.monotonicNanos, into: &header, at: 40)
-        storeLittleEndian(UInt32(SPOORINT_SLOT_SIZE), into: &header, at: 48)
-        let crc = header.withUnsafeBytes { crc32c(0, UnsafeRawBufferPointer(rebasing: $0[0..<60])) }
-        storeLittleEndian(crc, into: &header, at: 60)
-        try header.withUnsafeBytes { (raw) in
-            try writeAll([raw])
+        if startPending {
+            var header = [UInt8](repeating: 0, count: LogFormat.segmentHeaderSize)
+            for (index, byte) in LogFormat.segmentMagic.enumerated() { header[index] = byte }
+            storeLittleEndian(LogFormat.version, into: &header, at: 8)
+            storeLittleEndian(UInt32(LogFormat.segmentHeaderSize), into: &header, at: 12)
+            storeLittleEndian(identity.runID, into: &header, at: 16)
+            storeLittleEndian(identity.pid, into: &header, at: 24)
+            storeLittleEndian(segmentIndex, into: &header, at: 28)
+            storeLittleEndian(identity.realtimeNanos, into: &header, at: 32)
+            storeLittleEndian(identity.monotonicNanos, into: &header, at: 40)
+            storeLittleEndian(UInt32(SPOORINT_SLOT_SIZE), into: &header, at: 48)
+            let crc = header.withUnsafeBytes { crc32c(0, UnsafeRawBufferPointer(rebasing: $0[0..<60])) }
+            storeLittleEndian(crc, into: &header, at: 60)
+            // A failed write leaves the file empty (writeAll rewinds), to be started again.
+            try header.withUnsafeBytes { (raw) in
+                try writeAll([raw])
+            }
+            startPending = false
         }
-        if !knownOperators.isEmpty {
-            try appendOperatorRecord(knownOperators)
+        if operatorsPending {
+            operatorsPending = false
+            if !knownOperators.isEmpty {
+                do {
+                    try appendOperatorRecord(knownOperators)
+                } catch {
+                    operatorsPending = true
+                    throw error
+                }
+            }
         }
     }
 
@@ -207,6 +234,15 @@ public final class LogWriter {
     }
 
     /// Appends the close record with the final counters.
+    /// Writes a loss record for `ring` (docs/log-format.md, "Loss records").
+    public func writeLoss(ring: UInt32, _ loss: LossRecord) throws {
+        let payload = loss.payload
+        try rollIfNeeded(adding: LogFormat.recordHeaderSize + payload.count)
+        try payload.withUnsafeBytes { raw in
+            try appendRecord(type: .loss, count: 1, firstPosition: 0, ring: ring, pieces: [raw])
+        }
+    }
+
     public func writeClose(_ statistics: CloseStatistics) throws {
         var payload = [UInt8](repeating: 0, count: 64)
         for (index, word) in statistics.words.enumerated() {
@@ -221,6 +257,7 @@ public final class LogWriter {
         type: LogRecordType, count: UInt32, firstPosition: UInt64, ring: UInt32,
         pieces: [UnsafeRawBufferPointer]
     ) throws {
+        try ensureSegmentStart()
         let payloadLength = pieces.reduce(0) { $0 + $1.count }
         var header = [UInt8](repeating: 0, count: LogFormat.recordHeaderSize)
         storeLittleEndian(LogFormat.recordMagic, into: &header, at: 0)
@@ -283,17 +320,23 @@ public final class LogWriter {
     /// Seals and closes the current segment; with `sync`, pushes it to stable storage first
     /// (`fdatasync`). The seal marks the run's end: nothing may be written afterwards.
     public func close(sync: Bool = false) throws {
-        guard descriptor >= 0 else { return }
+        // A segment whose start is still pending (its file could not be created) is started
+        // now, so that the run's last records and its seal are not lost if the disk has room.
+        guard descriptor >= 0 || startPending else { return }
         do {
             try appendSeal(next: nil)
             if sync { try self.sync() }
         } catch {
-            _ = Glibc.close(descriptor)
+            if descriptor >= 0 { _ = Glibc.close(descriptor) }
             descriptor = -1
+            startPending = false
+            operatorsPending = false
             throw error
         }
         let result = Glibc.close(descriptor)
         descriptor = -1
+        startPending = false
+        operatorsPending = false
         if result != 0 {
             throw LogError("close in \(directory) failed: \(String(cString: strerror(errno)))")
         }

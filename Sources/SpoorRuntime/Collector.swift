@@ -99,12 +99,24 @@ final class Collector: @unchecked Sendable {
     private var thread: OSThread?
     private var heads: [UInt64]
     private var knownOperators = 0
+    /// Per ring: reports lost to full rings and to sink errors, and how many of each the log's
+    /// loss records account for so far (a loss record that itself failed is written again).
+    private var sinkLost: [UInt64]
+    private var loggedFull: [UInt64]
+    private var loggedSink: [UInt64]
+    /// Reports lost by threads without a ring and reports refused as too large, and what the
+    /// log accounts for (loss records with ring `LossRecord.noRing`).
+    private var loggedNoRing: UInt64 = 0
+    private var loggedTooLarge: UInt64 = 0
 
     init(segment: SharedSegment, sink: any ReportSink, intervalMillis: Int) {
         self.segment = segment
         self.sink = sink
         self.intervalNanos = UInt64(intervalMillis) * 1_000_000
         self.heads = Array(repeating: 0, count: segment.ringCount)
+        self.sinkLost = Array(repeating: 0, count: segment.ringCount)
+        self.loggedFull = Array(repeating: 0, count: segment.ringCount)
+        self.loggedSink = Array(repeating: 0, count: segment.ringCount)
     }
 
     /// Starts the collector thread; the error if it could not start.
@@ -215,8 +227,16 @@ final class Collector: @unchecked Sendable {
             knownOperators = operatorCount
         }
         var backlog = false
+        let now = Clock.now()
+        logLoss(ring: LossRecord.noRing, .noRing, total: spoorint_load_relaxed(spoorint_no_ring_dropped_ptr()), logged: &loggedNoRing, thread: 0, now: now)
+        logLoss(ring: LossRecord.noRing, .tooLarge, total: spoorint_load_relaxed(spoorint_too_large_ptr()), logged: &loggedTooLarge, thread: 0, now: now)
         for index in 0..<ringCount {
             let ring = segment.ring(index)
+            // Losses first, so that the log says what a ring lost before the batch after it.
+            let owner = segment.isShared(index) ? 0 : UInt32(truncatingIfNeeded: spoorint_load_relaxed(RingField.word(ring, RingField.ownerTID)))
+            logLoss(ring: UInt32(index), .ringFull, total: spoorint_load_relaxed(RingField.word(ring, RingField.dropped)),
+                    logged: &loggedFull[index], thread: owner, now: now)
+            logLoss(ring: UInt32(index), .sinkError, total: sinkLost[index], logged: &loggedSink[index], thread: owner, now: now)
             let tailWord = RingField.word(ring, RingField.tail)
             let tail = spoorint_load_relaxed(tailWord)
             let head = heads[index]
@@ -227,6 +247,7 @@ final class Collector: @unchecked Sendable {
                 spoorint_bump(RingField.word(ring, RingField.batches), outcome.end != tail ? 1 : 0)
                 if let error = outcome.sinkError {
                     spoorint_bump(RingField.word(ring, RingField.sinkErrors), 1)
+                    sinkLost[index] &+= UInt64(outcome.reports)
                     recordSinkError(error)
                 }
                 // A malformed report cannot come from this library's producer; skip the range
@@ -253,5 +274,17 @@ final class Collector: @unchecked Sendable {
             }
         }
         return backlog
+    }
+
+    /// Writes a loss record if `total` moved past what the log accounts for.
+    private func logLoss(ring: UInt32, _ reason: LossReason, total: UInt64, logged: inout UInt64, thread: UInt32, now: UInt64) {
+        guard total > logged else { return }
+        let loss = LossRecord(reason: reason, thread: thread, reports: total &- logged, total: total, monotonicNanos: now)
+        do {
+            try sink.writeLoss(ring: ring, loss)
+            logged = total
+        } catch {
+            recordSinkError("\(error)")
+        }
     }
 }

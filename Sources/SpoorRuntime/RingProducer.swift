@@ -494,6 +494,7 @@ enum RingProducer {
             return drop(thread)
         }
         guard slotCount <= (thread.pointee.mask &+ 1) / 4 else {
+            _ = spoorint_fetch_add(spoorint_too_large_ptr(), 1)
             return fail(Status.reportTooLarge, "report needs \(slotCount) slots; a ring of \(thread.pointee.mask &+ 1) takes at most a quarter")
         }
         guard reserve(thread, slots: slotCount, shared: shared) else { return drop(thread) }

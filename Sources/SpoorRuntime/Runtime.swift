@@ -244,6 +244,7 @@ enum Lifecycle {
         spoorint_store_relaxed(spoorint_block_timeout_ptr(), UInt64(configuration.blockTimeoutMillis) * 1_000_000)
         spoorint_store_relaxed(spoorint_no_ring_dropped_ptr(), 0)
         spoorint_store_relaxed(spoorint_no_ring_sampled_ptr(), 0)
+        spoorint_store_relaxed(spoorint_too_large_ptr(), 0)
         spoorint_store_relaxed(spoorint_rate_window_ptr(), 0)
         current = runtime
         spoorint_store_release(spoorint_generation_ptr(), runtime.generation)

@@ -8,6 +8,8 @@ protocol ReportSink: AnyObject {
     /// after the ring wrapped), starting at ring position `firstPosition`. The memory is valid
     /// only during the call.
     func writeBatch(ring: UInt32, firstPosition: UInt64, count: Int, first: UnsafeRawBufferPointer, second: UnsafeRawBufferPointer) throws
+    /// Reports `ring` lost since its previous loss record, and why; before the ring's next batch.
+    func writeLoss(ring: UInt32, _ loss: LossRecord) throws
     /// The run is over: write the final counters and release resources.
     func close(_ statistics: CloseStatistics) throws
 }
@@ -28,6 +30,10 @@ final class LogSink: ReportSink {
         try writer.writeReports(ring: ring, firstPosition: firstPosition, count: count, first: first, second: second)
     }
 
+    func writeLoss(ring: UInt32, _ loss: LossRecord) throws {
+        try writer.writeLoss(ring: ring, loss)
+    }
+
     func close(_ statistics: CloseStatistics) throws {
         try writer.writeClose(statistics)
         try writer.close(sync: true)
@@ -38,5 +44,6 @@ final class LogSink: ReportSink {
 final class DiscardSink: ReportSink {
     func writeOperators(_ operators: [OperatorRecord]) throws {}
     func writeBatch(ring: UInt32, firstPosition: UInt64, count: Int, first: UnsafeRawBufferPointer, second: UnsafeRawBufferPointer) throws {}
+    func writeLoss(ring: UInt32, _ loss: LossRecord) throws {}
     func close(_ statistics: CloseStatistics) throws {}
 }

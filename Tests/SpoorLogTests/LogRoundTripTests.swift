@@ -96,7 +96,7 @@ func readAll(_ directory: String) throws -> (reports: [Report], operators: [Oper
         case .reports(_, _, _, let batch): reports += batch
         case .operators(let records): operators += records
         case .close(let statistics): close = statistics
-        case .segment: break
+        case .segment, .loss: break
         }
     }
     return (reports, operators, close, damage)

@@ -351,6 +351,9 @@ static inline uint64_t *SPOOR_NONNULL spoorint_no_ring_dropped_ptr(void) { retur
 /* Entries sampled by threads that found no free ring (process-wide). */
 extern uint64_t spoorint_no_ring_sampled;
 static inline uint64_t *SPOOR_NONNULL spoorint_no_ring_sampled_ptr(void) { return &spoorint_no_ring_sampled; }
+/* Reports refused with SPOOR_E_REPORT_TOO_LARGE (process-wide). */
+extern uint64_t spoorint_too_large;
+static inline uint64_t *SPOOR_NONNULL spoorint_too_large_ptr(void) { return &spoorint_too_large; }
 /* SPOOR_FULL_BLOCK wait bound in nanoseconds. */
 extern uint64_t spoorint_block_timeout_ns;
 static inline uint64_t *SPOOR_NONNULL spoorint_block_timeout_ptr(void) { return &spoorint_block_timeout_ns; }

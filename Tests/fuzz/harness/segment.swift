@@ -57,6 +57,7 @@ final class RoundTripSink: ReportSink {
         reports += count
     }
 
+    func writeLoss(ring: UInt32, _ loss: LossRecord) throws {}
     func close(_ statistics: CloseStatistics) throws {}
 }
 
