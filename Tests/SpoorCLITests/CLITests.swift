@@ -17,7 +17,7 @@ let internalDumpFields = ["segment", "ring", "pos", "slots", "flags"]
 let statsFields = [
     "run", "run_id", "pid", "runs", "directory", "started_utc", "segments", "reports", "entries", "checkpoints",
     "pokes", "threads", "operators", "closed", "written", "committed", "dropped", "sampled", "drained",
-    "sink_errors", "damaged_segments",
+    "sink_errors", "damaged_segments", "losses",
 ]
 
 /// Checks that `line` has exactly `fields` at its top level, in this order.
