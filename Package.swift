@@ -60,8 +60,10 @@ let package = Package(
                 "SpoorLog", "SpoorRuntime", "SpoorSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
-            // jemalloc for the standalone executable only, never inside libspoor.so.
-            linkerSettings: [.linkedLibrary("jemalloc")]
+            // jemalloc for the standalone executable only, never inside libspoor.so; and not in a
+            // sanitizer build (SPOOR_NO_JEMALLOC), where the sanitizer's allocator must own every
+            // allocation (the CLI tests link this target).
+            linkerSettings: Context.environment["SPOOR_NO_JEMALLOC"] == nil ? [.linkedLibrary("jemalloc")] : []
         ),
         .target(name: "SpoorLineage", dependencies: ["SpoorLog"]),
         .executableTarget(name: "SpoorTestChild", dependencies: ["SpoorRuntime", "CSpoor"], path: "Tests/SpoorTestChild"),

@@ -554,6 +554,12 @@ typedef enum spoor_event {
     SPOOR_EVENT_CUSTOM = 1000
 } spoor_event;
 
+/** The name of an event code: "shuffle_write", "shuffle_read", "serialize", "deserialize",
+ *  "buffer_enter", "buffer_leave", "network_send", "network_receive", "filtered", "exit",
+ *  "error"; "custom" for codes SPOOR_EVENT_CUSTOM to 65535; "unknown" otherwise. The names the
+ *  log tools print. Static, owned by the library; thread-safe, works without spoor_init. */
+const char *SPOOR_NONNULL spoor_event_name(uint32_t event);
+
 /**
  * Poke: report an engine event on record `id` at `timestamp_ns` (0: now). If `id` is 0
  * (untracked) returns SPOOR_OK without entering the library.
@@ -593,7 +599,7 @@ typedef struct spoor_fold {
     uint64_t count;                            /* tracked parents added */
     uint64_t inline_ids[SPOOR_FOLD_INLINE];
     uint64_t *SPOOR_NULLABLE heap;             /* library-owned overflow buffer */
-    uint64_t heap_capacity;
+    uint64_t heap_capacity;                    /* library-owned: capacity and a tag */
     uint64_t truncated;                        /* parents beyond SPOOR_MAX_PARENTS, not kept */
 } spoor_fold;
 
@@ -607,9 +613,17 @@ int spoor__fold_finish_slow(spoor__thread *SPOOR_NONNULL thread, spoor_fold *SPO
                             uint64_t *SPOOR_NULLABLE out_id);
 
 /**
+ * A fold that was never initialised (stack or heap garbage): every fold function checks the
+ * fold before it uses it, and refuses one that this library did not initialise or leave with
+ * SPOOR_E_INVALID_ARGUMENT, without dereferencing, reallocating or freeing its `heap` pointer
+ * (the library tags its buffers: arbitrary bytes pass the check with probability 2^-32). The
+ * inline fast path of spoor_fold_add writes into `inline_ids` while `heap` is NULL and
+ * `count` < SPOOR_FOLD_INLINE, as it would for a zero-initialised fold; spoor_fold_discard zeroes
+ * a fold that fails the check and frees nothing.
+ *
  * Add a contributing record to the fold. Returns SPOOR_OK, SPOOR_E_INVALID_ARGUMENT (NULL
- * fold, or a fold whose counters show it was not zero-initialised) or SPOOR_E_NO_MEMORY (the
- * parent is not kept; the fold stays usable).
+ * fold, or a fold that was not initialised, see above) or SPOOR_E_NO_MEMORY (the parent is not
+ * kept; the fold stays usable).
  */
 static inline int spoor_fold_add(spoor_fold *SPOOR_NULLABLE fold, uint64_t id) {
     if (SPOOR_LIKELY(id == 0 && fold != 0)) return SPOOR_OK;

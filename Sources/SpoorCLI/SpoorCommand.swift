@@ -65,9 +65,9 @@ func writeFully(descriptor: Int32, _ bytes: [UInt8]) {
         guard let base = raw.baseAddress else { return }
         var offset = 0
         while offset < raw.count {
-            let written = write(descriptor, base + offset, raw.count - offset)
-            if written < 0 && errno == EINTR { continue }
-            guard written > 0 else { return }
+            guard let written = try? syscall("write", { write(descriptor, base + offset, raw.count - offset) }),
+                  written > 0
+            else { return }
             offset += written
         }
     }

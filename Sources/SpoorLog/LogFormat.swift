@@ -187,6 +187,16 @@ public struct CloseStatistics: Sendable, Hashable {
     }
 }
 
+extension CloseStatistics {
+    /// The counters of `spoor_stats` (the C struct is the one definition of the statistics;
+    /// this is their form in the log's close record).
+    public init(_ stats: spoor_stats) {
+        self.init(
+            written: stats.written, committed: stats.committed, dropped: stats.dropped, sampled: stats.sampled,
+            drained: stats.drained, sinkErrors: stats.sink_errors, batches: stats.batches, threads: stats.threads)
+    }
+}
+
 /// Errors of the log writer and reader.
 public struct LogError: Error, Sendable, CustomStringConvertible {
     /// What failed, with the path and errno text where there is one.

@@ -3,6 +3,9 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+#if !SPOOR_SINGLE_MODULE
+import SpoorSupport
+#endif
 
 /// A header of one segment file.
 public struct SegmentHeader: Sendable, Hashable {
@@ -439,12 +442,11 @@ struct FileSource: SegmentSource {
     /// Opens `path` without blocking (a FIFO or device named like a segment must not hang the
     /// reader) and accepts only regular files.
     static func open(_ path: String) -> Result<FileSource, OpenFailure> {
-        var fd: Int32
-        repeat {
-            fd = Glibc.open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC)
-        } while fd < 0 && errno == EINTR
-        guard fd >= 0 else {
-            return .failure(OpenFailure(description: "cannot open: \(String(cString: strerror(errno))); skipped"))
+        let fd: Int32
+        do {
+            fd = try syscall("open") { Glibc.open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC) }
+        } catch {
+            return .failure(OpenFailure(description: "cannot open: \(errnoText(error.errno)); skipped"))
         }
         var info = stat()
         guard fstat(fd, &info) == 0 else {
@@ -472,11 +474,10 @@ struct FileSource: SegmentSource {
 
     func read(at offset: Int, into buffer: UnsafeMutableRawBufferPointer) throws(SourceFailure) -> Int {
         guard let base = buffer.baseAddress, buffer.count > 0 else { return 0 }
-        while true {
-            let got = pread(descriptor, base, buffer.count, off_t(offset))
-            if got >= 0 { return got }
-            if errno == EINTR { continue }
-            throw SourceFailure(offset: offset, message: String(cString: strerror(errno)))
+        do {
+            return try syscall("pread") { pread(descriptor, base, buffer.count, off_t(offset)) }
+        } catch {
+            throw SourceFailure(offset: offset, message: errnoText(error.errno))
         }
     }
 

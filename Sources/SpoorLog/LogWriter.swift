@@ -4,6 +4,9 @@ import Glibc
 import Musl
 #endif
 import CSpoor
+#if !SPOOR_SINGLE_MODULE
+import SpoorSupport
+#endif
 
 /// Identity of a run, written into every segment header.
 public struct RunIdentity: Sendable, Hashable {
@@ -209,8 +212,8 @@ public final class LogWriter {
         var inRecord = 0
         while slot < totalSlots {
             let header = spans.slot(slot)
-            let parents = Int(header.load(fromByteOffset: 52, as: UInt32.self))
-            let attach = Int(header.load(fromByteOffset: 56, as: UInt16.self))
+            let parents = Int(header.load(fromByteOffset: SPOORINT_REPORT_N_PARENTS, as: UInt32.self))
+            let attach = Int(header.load(fromByteOffset: SPOORINT_REPORT_ATTACH_LEN, as: UInt16.self))
             if used + CompactReports.maxEncodedSize(parentCount: parents, attachmentLength: attach) > encodeCapacity
                 || used >= Self.recordTarget {
                 try flushReports(ring: ring, firstPosition: recordStart, count: inRecord, bytes: used)
@@ -283,12 +286,15 @@ public final class LogWriter {
         let recordStart = segmentSize
         var start = 0
         while remaining > 0 {
-            let written = vectors[start...].withUnsafeBufferPointer { buffer in
-                writev(descriptor, buffer.baseAddress, Int32(buffer.count))
-            }
-            if written < 0 {
-                if errno == EINTR { continue }
-                let failure = LogError("write to \(directory) failed: \(String(cString: strerror(errno)))")
+            let written: Int
+            do {
+                written = try syscall("writev") {
+                    vectors[start...].withUnsafeBufferPointer { buffer in
+                        writev(descriptor, buffer.baseAddress, Int32(buffer.count))
+                    }
+                }
+            } catch {
+                let failure = LogError("write to \(directory) failed: \(errnoText(error.errno))")
                 // Rewind a partial record so the segment stays readable for the records after it.
                 _ = ftruncate(descriptor, off_t(recordStart))
                 _ = lseek(descriptor, off_t(recordStart), SEEK_SET)

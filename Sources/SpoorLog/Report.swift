@@ -19,22 +19,33 @@ public enum ReportKind: UInt8, Sendable, Hashable {
     }
 }
 
-/// Engine events a record can be poked with (`spoor_event` in the C header).
+/// Engine events a record can be poked with: the codes are `spoor_event` in the C header (the
+/// one definition); this is the one table of their names, which `spoor_event_name` exports.
 public enum PokeEvent {
-    /// The JSON name of an event code; custom codes read `custom:N`.
-    public static func name(of code: UInt32) -> String {
+    /// The name of an event code (`shuffle_write`, ...), "custom" for engine-specific codes
+    /// (1000 to 65535), nil for a code that is neither.
+    public static func baseName(of code: UInt32) -> StaticString? {
         switch code {
-        case 1: "shuffle_write"
-        case 2: "shuffle_read"
-        case 3: "serialize"
-        case 4: "deserialize"
-        case 5: "buffer_enter"
-        case 6: "buffer_leave"
-        case 7: "network_send"
-        case 8: "network_receive"
-        case 9: "filtered"
-        case 10: "exit"
-        case 11: "error"
+        case SPOOR_EVENT_SHUFFLE_WRITE.rawValue: "shuffle_write"
+        case SPOOR_EVENT_SHUFFLE_READ.rawValue: "shuffle_read"
+        case SPOOR_EVENT_SERIALIZE.rawValue: "serialize"
+        case SPOOR_EVENT_DESERIALIZE.rawValue: "deserialize"
+        case SPOOR_EVENT_BUFFER_ENTER.rawValue: "buffer_enter"
+        case SPOOR_EVENT_BUFFER_LEAVE.rawValue: "buffer_leave"
+        case SPOOR_EVENT_NETWORK_SEND.rawValue: "network_send"
+        case SPOOR_EVENT_NETWORK_RECEIVE.rawValue: "network_receive"
+        case SPOOR_EVENT_FILTERED.rawValue: "filtered"
+        case SPOOR_EVENT_EXIT.rawValue: "exit"
+        case SPOOR_EVENT_ERROR.rawValue: "error"
+        case SPOOR_EVENT_CUSTOM.rawValue...65_535: "custom"
+        default: nil
+        }
+    }
+
+    /// The JSON name of an event code; custom and unknown codes read `custom:N`.
+    public static func name(of code: UInt32) -> String {
+        switch baseName(of: code) {
+        case let name? where code < SPOOR_EVENT_CUSTOM.rawValue: name.description
         default: "custom:\(code)"
         }
     }
@@ -133,15 +144,56 @@ public enum ReportLayout {
         1 + (extensionBytes(parentCount: parentCount, attachmentLength: attachmentLength) + 63) / 64
     }
 
+    /// Lays `report` out in ring slots exactly as a producer does (`spoorint_report_header`, its
+    /// field offsets from spoor_internal.h, then the parents after the first and the attachment
+    /// in the extension slots): the inverse of `decode`, for tests, fuzzing and tools that write
+    /// logs of their own.
+    public static func slots(of report: Report) -> [UInt8] {
+        var attachment: [UInt8] = []
+        for attribute in report.attachment {
+            attachment.append(UInt8(truncatingIfNeeded: attribute.key.count))
+            attachment.append(UInt8(truncatingIfNeeded: attribute.value.count))
+            attachment.append(UInt8(truncatingIfNeeded: attribute.value.count >> 8))
+            attachment += attribute.key + attribute.value
+        }
+        let count = slotCount(parentCount: report.parents.count, attachmentLength: attachment.count)
+        var bytes = [UInt8](repeating: 0, count: count * slotSize)
+        func put<T: FixedWidthInteger>(_ value: T, _ offset: Int) {
+            withUnsafeBytes(of: value.littleEndian) { raw in
+                for (index, byte) in raw.enumerated() { bytes[offset + index] = byte }
+            }
+        }
+        put(report.id, SPOORINT_REPORT_ID)
+        put(report.parents.first ?? 0, SPOORINT_REPORT_PARENT0)
+        put(report.keyHash, SPOORINT_REPORT_KEY_HASH)
+        put(report.startNanos, SPOORINT_REPORT_START_NS)
+        put(report.endNanos, SPOORINT_REPORT_END_NS)
+        put(report.op, SPOORINT_REPORT_OP)
+        put(report.partition ?? UInt32.max, SPOORINT_REPORT_PARTITION)
+        put(report.thread, SPOORINT_REPORT_THREAD)
+        put(UInt32(truncatingIfNeeded: report.parents.count), SPOORINT_REPORT_N_PARENTS)
+        put(UInt16(truncatingIfNeeded: attachment.count), SPOORINT_REPORT_ATTACH_LEN)
+        bytes[SPOORINT_REPORT_KIND] = report.kind.rawValue
+        bytes[SPOORINT_REPORT_FLAGS] = report.flags
+        put(report.kind == .poke ? (report.event ?? 1) : report.fanout, SPOORINT_REPORT_AUX)
+        var offset = slotSize
+        for parent in report.parents.dropFirst() {
+            put(parent, offset)
+            offset += 8
+        }
+        for (index, byte) in attachment.enumerated() { bytes[offset + index] = byte }
+        return bytes
+    }
+
     /// Reads the header at `offset` of `slots` (which holds whole slots) and returns the number of
     /// slots the report occupies, or nil if the header is not a valid report or the report
     /// extends past `availableSlots`.
     @inlinable
     public static func validatedSlotCount(header: UnsafeRawPointer, availableSlots: Int) -> Int? {
-        let kind = header.load(fromByteOffset: 58, as: UInt8.self)
+        let kind = header.load(fromByteOffset: SPOORINT_REPORT_KIND, as: UInt8.self)
         guard kind >= 1 && kind <= 3 else { return nil }
-        let parents = Int(header.load(fromByteOffset: 52, as: UInt32.self))
-        let attach = Int(header.load(fromByteOffset: 56, as: UInt16.self))
+        let parents = Int(header.load(fromByteOffset: SPOORINT_REPORT_N_PARENTS, as: UInt32.self))
+        let attach = Int(header.load(fromByteOffset: SPOORINT_REPORT_ATTACH_LEN, as: UInt16.self))
         guard parents <= Int(SPOOR_MAX_PARENTS), attach <= Int(SPOOR_MAX_ATTACHMENT) else { return nil }
         if kind != 2 && parents != 0 { return nil }
         let count = slotCount(parentCount: parents, attachmentLength: attach)
@@ -159,16 +211,16 @@ public enum ReportLayout {
         guard let count = validatedSlotCount(header: header, availableSlots: totalSlots - slot) else {
             return nil
         }
-        let kindRaw = header.load(fromByteOffset: 58, as: UInt8.self)
+        let kindRaw = header.load(fromByteOffset: SPOORINT_REPORT_KIND, as: UInt8.self)
         guard let kind = ReportKind(rawValue: kindRaw) else { return nil }
-        let parentCount = Int(header.load(fromByteOffset: 52, as: UInt32.self))
-        let attachLength = Int(header.load(fromByteOffset: 56, as: UInt16.self))
-        let partitionRaw = header.load(fromByteOffset: 44, as: UInt32.self)
-        let aux = header.load(fromByteOffset: 60, as: UInt32.self)
+        let parentCount = Int(header.load(fromByteOffset: SPOORINT_REPORT_N_PARENTS, as: UInt32.self))
+        let attachLength = Int(header.load(fromByteOffset: SPOORINT_REPORT_ATTACH_LEN, as: UInt16.self))
+        let partitionRaw = header.load(fromByteOffset: SPOORINT_REPORT_PARTITION, as: UInt32.self)
+        let aux = header.load(fromByteOffset: SPOORINT_REPORT_AUX, as: UInt32.self)
         var parents: [UInt64] = []
         if parentCount > 0 {
             parents.reserveCapacity(parentCount)
-            parents.append(header.load(fromByteOffset: 8, as: UInt64.self))
+            parents.append(header.load(fromByteOffset: SPOORINT_REPORT_PARENT0, as: UInt64.self))
             let ext = header + slotSize
             for index in 0..<(parentCount - 1) {
                 parents.append(ext.loadUnaligned(fromByteOffset: index * 8, as: UInt64.self))
@@ -179,17 +231,17 @@ public enum ReportLayout {
         else { return nil }
         let report = Report(
             kind: kind,
-            id: header.load(fromByteOffset: 0, as: UInt64.self),
+            id: header.load(fromByteOffset: SPOORINT_REPORT_ID, as: UInt64.self),
             fanout: kind == .checkpoint ? max(aux, 1) : 1,
             parents: parents,
-            op: header.load(fromByteOffset: 40, as: UInt32.self),
-            keyHash: header.load(fromByteOffset: 16, as: UInt64.self),
-            startNanos: header.load(fromByteOffset: 24, as: UInt64.self),
-            endNanos: header.load(fromByteOffset: 32, as: UInt64.self),
-            thread: header.load(fromByteOffset: 48, as: UInt32.self),
+            op: header.load(fromByteOffset: SPOORINT_REPORT_OP, as: UInt32.self),
+            keyHash: header.load(fromByteOffset: SPOORINT_REPORT_KEY_HASH, as: UInt64.self),
+            startNanos: header.load(fromByteOffset: SPOORINT_REPORT_START_NS, as: UInt64.self),
+            endNanos: header.load(fromByteOffset: SPOORINT_REPORT_END_NS, as: UInt64.self),
+            thread: header.load(fromByteOffset: SPOORINT_REPORT_THREAD, as: UInt32.self),
             partition: partitionRaw == UInt32.max ? nil : partitionRaw,
             event: kind == .poke ? aux : nil,
-            flags: header.load(fromByteOffset: 59, as: UInt8.self),
+            flags: header.load(fromByteOffset: SPOORINT_REPORT_FLAGS, as: UInt8.self),
             attachment: attachment,
             ring: ring,
             position: position

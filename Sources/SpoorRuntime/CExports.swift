@@ -34,6 +34,11 @@ public func spoor_error_detail() -> UnsafePointer<CChar> {
 }
 
 @c @implementation
+public func spoor_event_name(_ event: UInt32) -> UnsafePointer<CChar> {
+    cString(PokeEvent.baseName(of: event) ?? "unknown")
+}
+
+@c @implementation
 public func spoor_version() -> UnsafePointer<CChar> {
     cString("0.1.0")
 }
@@ -223,11 +228,12 @@ private func checkpointMany(
     _ thread: UnsafeMutablePointer<spoor__thread>, parents: UnsafePointer<UInt64>, count: Int, tracked: Int,
     flags: UInt8, info: UnsafePointer<spoor_report_info>?, outID: UnsafeMutablePointer<UInt64>
 ) -> Int32 {
-    let fanoutField = info?.pointee.fanout ?? 1
-    let fanout = fanoutField == 0 ? 1 : fanoutField
+    // One copy of the caller's description (NULL: operator 0, no key, the library's clock).
+    let described = info?.pointee ?? spoor_report_info()
+    let fanout = described.fanout == 0 ? 1 : described.fanout
     guard fanout <= 65_536 else { return fail(Status.invalidArgument, "fanout \(fanout) exceeds 65536") }
-    let attrs = info?.pointee.attrs
-    let attributeCount = info?.pointee.n_attrs ?? 0
+    let attrs = described.attrs
+    let attributeCount = described.n_attrs
     let attachLength = RingProducer.attachmentLength(attrs, count: attributeCount)
     guard attachLength >= 0 else { return Int32(attachLength) }
     let ready = RingProducer.ready(thread)
@@ -237,8 +243,8 @@ private func checkpointMany(
     if ready == Status.dropped { return RingProducer.drop(thread) }
     let status = RingProducer.writeGeneral(
         thread, kind: SPOORINT_KIND_CHECKPOINT, flags: flags, id: id, parents: parents, parentCount: count,
-        trackedParents: tracked, keyHash: info?.pointee.key_hash ?? 0, start: info?.pointee.start_ns ?? 0,
-        end: (info?.pointee.end_ns).flatMap { $0 != 0 ? $0 : nil } ?? Clock.now(), op: info?.pointee.op ?? 0,
+        trackedParents: tracked, keyHash: described.key_hash, start: described.start_ns,
+        end: described.end_ns != 0 ? described.end_ns : Clock.now(), op: described.op,
         aux: fanout, attributes: attrs, attributeCount: attributeCount, attachLength: attachLength)
     if status < 0 { outID.pointee = 0 }
     return status
@@ -293,17 +299,37 @@ private enum Fold {
         (UnsafeMutableRawPointer(fold) + 8).assumingMemoryBound(to: UInt64.self)
     }
 
-    /// Whether the counters are consistent (a fold that was not zero-initialised is not).
+    /// A per-process secret that tags the library's heap buffers: `heap_capacity` holds the
+    /// capacity in its low 32 bits and `tag(heap)` in its high 32, so a fold whose bytes were not
+    /// written by this library (never initialised, stack garbage) fails `valid` (but for a
+    /// 2^-32 chance) and its `heap` is never dereferenced, reallocated or freed.
+    static let secret = randomWord() | 1
+
+    static func tag(_ heap: UnsafeMutablePointer<UInt64>) -> UInt64 {
+        let mixed = spoor__mix64(UInt64(UInt(bitPattern: heap)) ^ secret)
+        return (mixed >> 32) | 1
+    }
+
+    static func capacity(_ fold: UnsafeMutablePointer<spoor_fold>) -> Int {
+        Int(truncatingIfNeeded: fold.pointee.heap_capacity & 0xffff_ffff)
+    }
+
+    /// Whether the fold is one this library initialised or left: zero-initialised and used
+    /// inline, or with a heap buffer whose tag matches (see `secret`).
     static func valid(_ fold: UnsafeMutablePointer<spoor_fold>) -> Bool {
-        fold.pointee.heap == nil ? fold.pointee.count <= UInt64(inlineCapacity)
-            : fold.pointee.count <= fold.pointee.heap_capacity && fold.pointee.heap_capacity <= UInt64(SPOOR_MAX_PARENTS)
+        guard let heap = fold.pointee.heap else {
+            return fold.pointee.count <= UInt64(inlineCapacity) && fold.pointee.heap_capacity == 0
+        }
+        let capacity = fold.pointee.heap_capacity & 0xffff_ffff
+        return fold.pointee.heap_capacity >> 32 == tag(heap) && capacity <= UInt64(SPOOR_MAX_PARENTS)
+            && fold.pointee.count <= capacity
     }
 
     /// Ensures room for `needed` ids in total, moving to (or growing) the heap buffer.
     static func reserve(_ fold: UnsafeMutablePointer<spoor_fold>, _ needed: Int) -> Bool {
         if fold.pointee.heap == nil && needed <= inlineCapacity { return true }
-        if let heap = fold.pointee.heap, needed <= Int(fold.pointee.heap_capacity) { _ = heap; return true }
-        var capacity = max(Int(fold.pointee.heap_capacity), 16)
+        if fold.pointee.heap != nil, needed <= capacity(fold) { return true }
+        var capacity = max(capacity(fold), 16)
         while capacity < needed { capacity *= 2 }
         capacity = min(capacity, Int(SPOOR_MAX_PARENTS))
         guard let grown = realloc(fold.pointee.heap, capacity * 8)?.assumingMemoryBound(to: UInt64.self) else {
@@ -313,7 +339,7 @@ private enum Fold {
             grown.update(from: inlineIDs(fold), count: Int(fold.pointee.count))
         }
         fold.pointee.heap = grown
-        fold.pointee.heap_capacity = UInt64(capacity)
+        fold.pointee.heap_capacity = tag(grown) << 32 | UInt64(capacity)
         return true
     }
 
@@ -392,7 +418,12 @@ public func spoor_fold_report(
 
 @c @implementation
 public func spoor_fold_discard(_ fold: UnsafeMutablePointer<spoor_fold>?) {
-    guard let fold, Fold.valid(fold) else { return }
+    guard let fold else { return }
+    // A fold that fails validation was never the library's: zero it, free nothing.
+    guard Fold.valid(fold) else {
+        fold.pointee = spoor_fold()
+        return
+    }
     Fold.reset(fold)
 }
 

@@ -162,9 +162,7 @@ final class Collector: @unchecked Sendable {
     /// Writes the close record and closes the sink; returns the error text, if any.
     func closeSink(_ stats: spoor_stats) -> String? {
         do {
-            try sink.close(CloseStatistics(
-                written: stats.written, committed: stats.committed, dropped: stats.dropped, sampled: stats.sampled,
-                drained: stats.drained, sinkErrors: stats.sink_errors, batches: stats.batches, threads: stats.threads))
+            try sink.close(CloseStatistics(stats))
             return nil
         } catch {
             return "\(error)"

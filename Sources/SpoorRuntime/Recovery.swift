@@ -129,11 +129,11 @@ public enum SegmentRecovery {
         let stats = outcome.statistics
         // Reports the dead process dropped for want of a ring were counted in its own memory
         // only; the close record written here cannot include them.
-        try sink.close(CloseStatistics(
-            written: stats.committed &+ stats.dropped, committed: stats.committed, dropped: stats.dropped,
-            sampled: stats.sampled, drained: stats.drained, sinkErrors: stats.sink_errors, batches: stats.batches,
-            threads: 0))
-        segment.write(word: UInt64(SPOORINT_SEGMENT_RECOVERED), at: 104)
+        var closing = stats
+        closing.written = stats.committed &+ stats.dropped
+        closing.threads = 0
+        try sink.close(CloseStatistics(closing))
+        segment.write(word: UInt64(SPOORINT_SEGMENT_RECOVERED), at: HeaderField.state)
         if !keepSegment { _ = shm_unlink(name) }
         let recovered = UInt64(outcome.reports)
         return RecoverySummary(

@@ -27,27 +27,33 @@ enum SamplingStrategy: Equatable, Sendable {
     static let `default` = SamplingStrategy.probability(0.01)
 
     /// Mode numbers stored in the low byte of `spoor__thread.state_flags`.
-    enum Mode: UInt32 {
-        case off = 1, all = 2, probability = 3, everyNth = 4, rate = 5, keyHash = 6
+    /// (The `spoor_sampling_mode` numbers of spoor.h.)
+    enum Mode {
+        static var off: UInt32 { SPOOR_SAMPLE_OFF.rawValue }
+        static var all: UInt32 { SPOOR_SAMPLE_ALL.rawValue }
+        static var probability: UInt32 { SPOOR_SAMPLE_PROBABILITY.rawValue }
+        static var everyNth: UInt32 { SPOOR_SAMPLE_EVERY_N.rawValue }
+        static var rate: UInt32 { SPOOR_SAMPLE_RATE.rawValue }
+        static var keyHash: UInt32 { SPOOR_SAMPLE_KEY_HASH.rawValue }
     }
 
     /// Validates a C `spoor_sampling`.
     init(_ value: spoor_sampling) throws(ConfigurationError) {
         guard value.reserved == 0 else { throw ConfigurationError("sampling.reserved must be 0") }
         switch value.mode {
-        case 0: self = .default
-        case 1: self = .off
-        case 2: self = .all
-        case 3: self = .probability(try Self.checkedProbability(value.probability))
-        case 4:
+        case SPOOR_SAMPLE_DEFAULT.rawValue: self = .default
+        case SPOOR_SAMPLE_OFF.rawValue: self = .off
+        case SPOOR_SAMPLE_ALL.rawValue: self = .all
+        case SPOOR_SAMPLE_PROBABILITY.rawValue: self = .probability(try Self.checkedProbability(value.probability))
+        case SPOOR_SAMPLE_EVERY_N.rawValue:
             guard value.every_n >= 1 else { throw ConfigurationError("sampling.every_n must be at least 1") }
             self = .everyNth(value.every_n)
-        case 5:
+        case SPOOR_SAMPLE_RATE.rawValue:
             guard value.per_second >= 1, value.per_second <= UInt64(UInt32.max) else {
                 throw ConfigurationError("sampling.per_second must be in [1, 2^32-1]")
             }
             self = .rate(perSecond: value.per_second)
-        case 6: self = .keyHash(try Self.checkedProbability(value.probability))
+        case SPOOR_SAMPLE_KEY_HASH.rawValue: self = .keyHash(try Self.checkedProbability(value.probability))
         default: throw ConfigurationError("sampling.mode \(value.mode) is not a spoor_sampling_mode")
         }
     }
@@ -90,12 +96,12 @@ enum SamplingStrategy: Equatable, Sendable {
     var cValue: spoor_sampling {
         var value = spoor_sampling()
         switch self {
-        case .off: value.mode = 1
-        case .all: value.mode = 2
-        case .probability(let p): value.mode = 3; value.probability = p
-        case .everyNth(let n): value.mode = 4; value.every_n = n
-        case .rate(let k): value.mode = 5; value.per_second = k
-        case .keyHash(let p): value.mode = 6; value.probability = p
+        case .off: value.mode = Mode.off
+        case .all: value.mode = Mode.all
+        case .probability(let p): value.mode = Mode.probability; value.probability = p
+        case .everyNth(let n): value.mode = Mode.everyNth; value.every_n = n
+        case .rate(let k): value.mode = Mode.rate; value.per_second = k
+        case .keyHash(let p): value.mode = Mode.keyHash; value.probability = p
         }
         return value
     }
@@ -109,27 +115,27 @@ enum SamplingStrategy: Equatable, Sendable {
         thread.pointee.key_threshold = 0
         switch self {
         case .off, .probability(0), .keyHash(0):
-            thread.pointee.state_flags = Mode.off.rawValue
+            thread.pointee.state_flags = Mode.off
             thread.pointee.countdown = UInt64.max
         case .all, .probability(1), .keyHash(1), .everyNth(1):
-            thread.pointee.state_flags = Mode.all.rawValue
+            thread.pointee.state_flags = Mode.all
             thread.pointee.countdown = 1
         case .probability(let p):
-            thread.pointee.state_flags = Mode.probability.rawValue
+            thread.pointee.state_flags = Mode.probability
             thread.pointee.key_threshold = log1p(-p).bitPattern
             thread.pointee.countdown = Self.geometricGap(thread)
         case .everyNth(let n):
-            thread.pointee.state_flags = Mode.everyNth.rawValue
+            thread.pointee.state_flags = Mode.everyNth
             thread.pointee.key_threshold = n
             thread.pointee.countdown = n
         case .rate(let k):
-            thread.pointee.state_flags = Mode.rate.rawValue
+            thread.pointee.state_flags = Mode.rate
             thread.pointee.key_threshold = k
             thread.pointee.countdown = 1
             thread.pointee.rate_gap = 1
             thread.pointee.rate_gap_start_ns = monotonicNanos()
         case .keyHash(let p):
-            thread.pointee.state_flags = Mode.keyHash.rawValue
+            thread.pointee.state_flags = Mode.keyHash
             thread.pointee.key_threshold = keyThreshold(p)
             thread.pointee.countdown = 0
         }
@@ -142,11 +148,11 @@ enum SamplingStrategy: Equatable, Sendable {
     static func decide(_ thread: UnsafeMutablePointer<spoor__thread>, keyHash: UInt64) -> Bool {
         let countdown = thread.pointee.countdown
         switch thread.pointee.state_flags & 0xff {
-        case Mode.all.rawValue:
+        case Mode.all:
             return true
-        case Mode.keyHash.rawValue:
+        case Mode.keyHash:
             return spoor__mix64(keyHash) < thread.pointee.key_threshold
-        case Mode.off.rawValue:
+        case Mode.off:
             thread.pointee.countdown = UInt64.max
             return false
         default:
@@ -156,13 +162,13 @@ enum SamplingStrategy: Equatable, Sendable {
             }
         }
         switch thread.pointee.state_flags & 0xff {
-        case Mode.probability.rawValue:
+        case Mode.probability:
             thread.pointee.countdown = geometricGap(thread)
             return true
-        case Mode.everyNth.rawValue:
+        case Mode.everyNth:
             thread.pointee.countdown = thread.pointee.key_threshold
             return true
-        case Mode.rate.rawValue:
+        case Mode.rate:
             return rateDecision(thread)
         default:
             return false

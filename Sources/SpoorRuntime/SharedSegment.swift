@@ -7,6 +7,23 @@ import CSpoor
 import SpoorLog
 import SpoorSupport
 
+/// Where the parts of a segment with `ringCount` rings of `ringSlots` slots lie
+/// (docs/shm-layout.md): the one definition, for the segment's creator and for its readers.
+struct SegmentLayout {
+    let ringTableOffset: Int
+    let operatorTableOffset: Int
+    let ringDataOffset: Int
+    let totalSize: Int
+
+    init(ringCount: Int, ringSlots: Int) {
+        ringTableOffset = Int(SPOORINT_HEADER_SIZE)
+        operatorTableOffset = ringTableOffset
+            + SharedSegment.roundUp(ringCount * SharedSegment.ringDescriptorSize, SharedSegment.pageSize)
+        ringDataOffset = operatorTableOffset + Int(SPOOR_MAX_OPERATORS) * SharedSegment.operatorEntrySize
+        totalSize = ringDataOffset + ringCount * ringSlots * Int(SPOORINT_SLOT_SIZE)
+    }
+}
+
 /// A failure to create, map or attach a segment.
 struct SegmentError: Error {
     var message: String
@@ -60,20 +77,19 @@ final class SharedSegment: @unchecked Sendable {
         self.size = size
         self.ringCount = ringCount
         self.ringSlots = ringSlots
-        self.ringTableOffset = Int(SPOORINT_HEADER_SIZE)
-        self.operatorTableOffset = ringTableOffset + Self.roundUp(ringCount * Self.ringDescriptorSize, Self.pageSize)
-        self.ringDataOffset = operatorTableOffset + Int(SPOOR_MAX_OPERATORS) * Self.operatorEntrySize
+        let layout = SegmentLayout(ringCount: ringCount, ringSlots: ringSlots)
+        self.ringTableOffset = layout.ringTableOffset
+        self.operatorTableOffset = layout.operatorTableOffset
+        self.ringDataOffset = layout.ringDataOffset
         self.descriptor = descriptor
         self.owner = owner
     }
 
     static func layoutSize(ringCount: Int, ringSlots: Int) -> (metadata: Int, total: Int) {
-        let metadata = Int(SPOORINT_HEADER_SIZE) + roundUp(ringCount * ringDescriptorSize, pageSize)
-            + Int(SPOOR_MAX_OPERATORS) * operatorEntrySize
-        return (metadata, metadata + ringCount * ringSlots * Int(SPOORINT_SLOT_SIZE))
+        let layout = SegmentLayout(ringCount: ringCount, ringSlots: ringSlots)
+        return (layout.ringDataOffset, layout.totalSize)
     }
 
-    /// Creates and maps a new segment.
     /// Creates and maps a new segment whose last `sharedRings` rings are shared
     /// (multi-producer, `SPOORINT_RING_SHARED`).
     static func create(
@@ -307,10 +323,9 @@ final class ForeignSegment {
         else {
             throw refuse("\(name) is not a spoor segment of layout version \(SPOORINT_SHM_LAYOUT_VERSION)")
         }
-        let ringTableOffset = Int(SPOORINT_HEADER_SIZE)
-        let operatorTableOffset = ringTableOffset
-            + SharedSegment.roundUp(ringCount * SharedSegment.ringDescriptorSize, SharedSegment.pageSize)
-        let ringDataOffset = operatorTableOffset + Int(SPOOR_MAX_OPERATORS) * SharedSegment.operatorEntrySize
+        let layout = SegmentLayout(ringCount: ringCount, ringSlots: ringSlots)
+        let (ringTableOffset, operatorTableOffset, ringDataOffset) =
+            (layout.ringTableOffset, layout.operatorTableOffset, layout.ringDataOffset)
         guard copy.ring_table_offset == UInt64(ringTableOffset),
               copy.operator_table_offset == UInt64(operatorTableOffset),
               copy.ring_data_offset == UInt64(ringDataOffset)
@@ -343,9 +358,9 @@ final class ForeignSegment {
     static func readAll(_ fd: Int32, into buffer: UnsafeMutableRawPointer, count: Int, at offset: Int) -> Bool {
         var done = 0
         while done < count {
-            let got = pread(fd, buffer + done, count - done, off_t(offset + done))
-            if got < 0 && errno == EINTR { continue }
-            guard got > 0 else { return false }
+            guard let got = try? syscall("pread", { pread(fd, buffer + done, count - done, off_t(offset + done)) }),
+                  got > 0
+            else { return false }
             done += got
         }
         return true
@@ -362,11 +377,7 @@ final class ForeignSegment {
     func write(word: UInt64, at offset: Int) -> Bool {
         guard offset >= 0, offset & 7 == 0, offset <= size - 8 else { return false }
         var value = word
-        while true {
-            let put = pwrite(descriptor, &value, 8, off_t(offset))
-            if put < 0 && errno == EINTR { continue }
-            return put == 8
-        }
+        return (try? syscall("pwrite", { pwrite(descriptor, &value, 8, off_t(offset)) })) == 8
     }
 
     /// The run directory recorded in the header copy.

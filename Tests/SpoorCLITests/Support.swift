@@ -15,41 +15,8 @@ func temporaryDirectory() -> String {
     }
 }
 
-/// Encodes `report` into ring slots as the producer does (spoorint_report_header + extension).
-func encodeSlots(_ report: Report) -> [UInt8] {
-    var attachment: [UInt8] = []
-    for attribute in report.attachment {
-        attachment.append(UInt8(attribute.key.count))
-        attachment.append(UInt8(attribute.value.count & 0xff))
-        attachment.append(UInt8(attribute.value.count >> 8))
-        attachment += attribute.key + attribute.value
-    }
-    let count = ReportLayout.slotCount(parentCount: report.parents.count, attachmentLength: attachment.count)
-    var bytes = [UInt8](repeating: 0, count: count * 64)
-    func put<T: FixedWidthInteger>(_ value: T, _ offset: Int) {
-        withUnsafeBytes(of: value.littleEndian) { raw in for (i, b) in raw.enumerated() { bytes[offset + i] = b } }
-    }
-    put(report.id, 0)
-    put(report.parents.first ?? 0, 8)
-    put(report.keyHash, 16)
-    put(report.startNanos, 24)
-    put(report.endNanos, 32)
-    put(report.op, 40)
-    put(report.partition ?? UInt32.max, 44)
-    put(report.thread, 48)
-    put(UInt32(report.parents.count), 52)
-    put(UInt16(attachment.count), 56)
-    bytes[58] = report.kind.rawValue
-    bytes[59] = report.flags
-    put(report.kind == .poke ? (report.event ?? 1) : report.fanout, 60)
-    var offset = 64
-    for parent in report.parents.dropFirst() {
-        put(parent, offset)
-        offset += 8
-    }
-    for (index, byte) in attachment.enumerated() { bytes[offset + index] = byte }
-    return bytes
-}
+/// `report` in ring slots, as the producer lays it out.
+func encodeSlots(_ report: Report) -> [UInt8] { ReportLayout.slots(of: report) }
 
 /// A report with the given fields and everything else absent.
 func report(

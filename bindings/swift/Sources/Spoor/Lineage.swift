@@ -7,7 +7,13 @@ import Glibc
 #endif
 
 /// An engine event observed on a record between two UDFs (the papers' poke).
-public enum RecordEvent: Sendable, Hashable {
+public enum RecordEvent: Sendable, Hashable, CustomStringConvertible {
+    /// The event's name, as `spoor_event_name` gives it (`shuffle_write`, ..., `custom:N`).
+    public var description: String {
+        if case .custom(let code) = self { return "custom:\(code)" }
+        return String(cString: spoor_event_name(code))
+    }
+
     case shuffleWrite, shuffleRead, serialize, deserialize, bufferEnter, bufferLeave, networkSend, networkReceive
     /// The record was removed by a filter.
     case filtered
@@ -18,21 +24,21 @@ public enum RecordEvent: Sendable, Hashable {
     /// An engine-specific event, code >= 1000.
     case custom(UInt32)
 
-    /// The `spoor_event` code.
+    /// The `spoor_event` code (the constants of spoor.h).
     @inlinable
     public var code: UInt32 {
         switch self {
-        case .shuffleWrite: 1
-        case .shuffleRead: 2
-        case .serialize: 3
-        case .deserialize: 4
-        case .bufferEnter: 5
-        case .bufferLeave: 6
-        case .networkSend: 7
-        case .networkReceive: 8
-        case .filtered: 9
-        case .exit: 10
-        case .error: 11
+        case .shuffleWrite: SPOOR_EVENT_SHUFFLE_WRITE.rawValue
+        case .shuffleRead: SPOOR_EVENT_SHUFFLE_READ.rawValue
+        case .serialize: SPOOR_EVENT_SERIALIZE.rawValue
+        case .deserialize: SPOOR_EVENT_DESERIALIZE.rawValue
+        case .bufferEnter: SPOOR_EVENT_BUFFER_ENTER.rawValue
+        case .bufferLeave: SPOOR_EVENT_BUFFER_LEAVE.rawValue
+        case .networkSend: SPOOR_EVENT_NETWORK_SEND.rawValue
+        case .networkReceive: SPOOR_EVENT_NETWORK_RECEIVE.rawValue
+        case .filtered: SPOOR_EVENT_FILTERED.rawValue
+        case .exit: SPOOR_EVENT_EXIT.rawValue
+        case .error: SPOOR_EVENT_ERROR.rawValue
         case .custom(let code): code
         }
     }

@@ -59,20 +59,22 @@ public enum Sampling: Sendable, Equatable {
     }
 }
 
-/// Configuration of `Spoor.start`. Defaults match the C library's all-zero `spoor_config`.
+/// Configuration of `Spoor.start`. A setting left nil is the library's default (an all-zero
+/// field of `spoor_config`, documented in spoor.h): the defaults live in one place, the core.
 public struct Configuration: Sendable {
-    /// Root of the log; each start creates a run directory inside it.
-    public var logDirectory = "spoor-traces"
-    /// Entry sampling.
-    public var sampling = Sampling.probability(0.01)
+    /// Root of the log; each start creates a run directory inside it. nil: "spoor-traces".
+    public var logDirectory: String?
+    /// Entry sampling. nil: the library's default (probability 0.01).
+    public var sampling: Sampling?
     /// Direct reporting or piggybacking.
     public var mode = TracingMode.direct
-    /// Slots (64 bytes) per thread ring, a power of two.
-    public var ringSlots: UInt32 = 16_384
-    /// Rings, that is threads tracing at once.
-    public var maxThreads: UInt32 = 64
-    /// Collector period in milliseconds.
-    public var flushIntervalMilliseconds: UInt32 = 10
+    /// Slots (64 bytes) per private ring, a power of two. nil: the library's default.
+    public var ringSlots: UInt32?
+    /// Private rings, that is threads tracing on a ring of their own; more threads share the
+    /// shared rings. nil: the library's default.
+    public var maxThreads: UInt32?
+    /// Collector period in milliseconds. nil: the library's default.
+    public var flushIntervalMilliseconds: UInt32?
     /// Wait for room (up to a timeout) instead of dropping when a ring is full.
     public var blockWhenFull = false
     /// Drain into the binary log (true) or discard (false: overhead measurements).
@@ -116,18 +118,23 @@ public enum Spoor {
     /// Starts tracing in this process.
     public static func start(_ configuration: Configuration = Configuration()) throws(SpoorError) {
         currentMode.store(configuration.mode.rawValue, ordering: .relaxed)
-        let status = configuration.logDirectory.withCString { directory -> Int32 in
-            var config = spoor_config()
-            config.log_dir = directory
-            config.flags = configuration.readEnvironment ? 0 : SPOOR_CONFIG_IGNORE_ENV
-            config.ring_slots = configuration.ringSlots
-            config.max_threads = configuration.maxThreads
-            config.flush_interval_ms = configuration.flushIntervalMilliseconds
-            config.full_policy = configuration.blockWhenFull ? SPOOR_FULL_BLOCK.rawValue : SPOOR_FULL_DROP.rawValue
-            config.sink = configuration.writeLog ? SPOOR_SINK_LOG.rawValue : SPOOR_SINK_NONE.rawValue
-            config.seed = configuration.seed
-            config.sampling = configuration.sampling.cValue
-            return spoor_init(&config)
+        var config = spoor_config()
+        config.flags = configuration.readEnvironment ? 0 : SPOOR_CONFIG_IGNORE_ENV
+        config.ring_slots = configuration.ringSlots ?? 0
+        config.max_threads = configuration.maxThreads ?? 0
+        config.flush_interval_ms = configuration.flushIntervalMilliseconds ?? 0
+        config.full_policy = configuration.blockWhenFull ? SPOOR_FULL_BLOCK.rawValue : SPOOR_FULL_DROP.rawValue
+        config.sink = configuration.writeLog ? SPOOR_SINK_LOG.rawValue : SPOOR_SINK_NONE.rawValue
+        config.seed = configuration.seed
+        config.sampling = configuration.sampling?.cValue ?? spoor_sampling()
+        let status: Int32
+        if let directory = configuration.logDirectory {
+            status = directory.withCString { path in
+                config.log_dir = path
+                return spoor_init(&config)
+            }
+        } else {
+            status = spoor_init(&config)
         }
         try SpoorError.check(status)
     }
