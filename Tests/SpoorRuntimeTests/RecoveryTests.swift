@@ -396,11 +396,13 @@ struct RecoveryOwnershipTests {
     }
 }
 
-/// Whether this process runs under AddressSanitizer (whose shadow memory alone needs far more
-/// than 4 GiB of address space).
-let underAddressSanitizer = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "__asan_init") != nil
+/// Whether this process runs under AddressSanitizer or ThreadSanitizer, whose shadow memory alone
+/// needs far more than 4 GiB of address space (the child of this test is built the same way).
+let underShadowMemorySanitizer = ["__asan_init", "__tsan_init"].contains {
+    dlsym(UnsafeMutableRawPointer(bitPattern: 0), $0) != nil
+}
 
-@Suite("Segment lifecycle", .disabled(if: underAddressSanitizer, "an address-space limit cannot hold ASan's shadow memory"))
+@Suite("Segment lifecycle", .disabled(if: underShadowMemorySanitizer, "an address-space limit cannot hold a sanitizer's shadow memory"))
 struct SegmentLifecycleTests {
     /// Each cycle used to keep its retired segment reserved (about 66 MB): spoor_init failed
     /// after 56 cycles under this limit (30 with a failed init in each cycle).
