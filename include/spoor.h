@@ -6,7 +6,7 @@
  *
  * Conventions
  *   - Functions return an int status: SPOOR_OK (0) on success, SPOOR_DROPPED (1) when a report
- *     was lost to a full ring and counted, or a negative SPOOR_E_* code. spoor_strerror() names
+ *     was lost and counted (spoor_error_detail() says why), or a negative SPOOR_E_* code. spoor_strerror() names
  *     every code; spoor_error_detail() gives the calling thread's last failure in words.
  *   - Record ids are 64-bit; 0 means "untracked". An untracked record flows through the
  *     checkpoint functions at the cost of a branch: they return SPOOR_OK with *out_id = 0
@@ -77,9 +77,11 @@ extern "C" {
 
 /** Success. */
 #define SPOOR_OK 0
-/** Not an error: the report was lost because the thread's ring was full and it was counted in
- *  spoor_stats.dropped. A checkpoint still returns the
- *  minted output id so downstream lineage continues; a sampled entry returns id 0. */
+/** Not an error: the report was lost and counted in spoor_stats.dropped. spoor_error_detail()
+ *  names the cause: the thread's private ring was full (SPOOR_FULL_DROP), it stayed full for
+ *  block_timeout_ms (SPOOR_FULL_BLOCK), a shared ring was full, the library shut down while the
+ *  thread waited, or the thread had no ring. A checkpoint still returns the minted output id so
+ *  downstream lineage continues; a sampled entry returns id 0. */
 #define SPOOR_DROPPED 1
 /** A required pointer was NULL, a count was 0 where at least 1 is needed, or a value is
  *  outside its documented range. */
@@ -172,7 +174,15 @@ typedef enum spoor_full_policy {
     SPOOR_FULL_DROP = 0,
     /** Wait (spinning, then yielding) for the collector to make room, at most block_timeout_ms,
      *  then drop and count. */
-    SPOOR_FULL_BLOCK = 1
+    SPOOR_FULL_BLOCK = 1,
+    /** Keep the newest (a flight recorder): a report that finds its private ring full frees
+     *  the oldest reports the collector has not taken yet and takes their place; each one
+     *  freed is counted in spoor_stats.dropped (and no longer in committed) and in the log as
+     *  an "overwritten" loss. The caller never waits. The collector then copies each batch out
+     *  of the ring before it writes it (one memcpy per batch), and only hands the sink reports
+     *  that were not overwritten while it copied. A shared ring (threads beyond max_threads)
+     *  has several producers and drops instead. */
+    SPOOR_FULL_OVERWRITE = 2
 } spoor_full_policy;
 
 /** Where the collector sends drained batches. */
@@ -194,7 +204,8 @@ typedef enum spoor_sink_kind {
  *   SPOOR_DIR            log_dir          SPOOR_SHM_NAME        shm_name
  *   SPOOR_RING_SLOTS     ring_slots       SPOOR_MAX_THREADS     max_threads
  *   SPOOR_FLUSH_MS       flush_interval_ms
- *   SPOOR_FULL_POLICY    drop | block     SPOOR_BLOCK_TIMEOUT_MS block_timeout_ms
+ *   SPOOR_FULL_POLICY    drop | block | overwrite
+ *   SPOOR_BLOCK_TIMEOUT_MS block_timeout_ms
  *   SPOOR_SEGMENT_BYTES  segment_bytes    SPOOR_SEED            seed
  *   SPOOR_SINK           log | none
  *   SPOOR_SHARED_RINGS   shared (multi-producer) rings for threads beyond max_threads: [1, 64];
@@ -751,8 +762,9 @@ int spoor_key_sampled(uint64_t key_hash, double probability);
  *  written == committed + dropped and drained == committed. */
 typedef struct spoor_stats {
     uint64_t written;      /**< reports the library was asked to write */
-    uint64_t committed;    /**< reports published into a ring */
-    uint64_t dropped;      /**< reports lost: ring full, block timeout, or no free ring */
+    uint64_t committed;    /**< reports published into a ring (less those overwritten) */
+    uint64_t dropped;      /**< reports lost: ring full, block timeout, no ring, or
+                                overwritten by newer ones (SPOOR_FULL_OVERWRITE) */
     uint64_t sampled;      /**< entries the sampler selected */
     uint64_t drained;      /**< reports the collector took from the rings (including any in
                                 batches the sink then failed to write) */

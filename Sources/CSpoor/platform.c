@@ -70,3 +70,20 @@ int spoorint_getcpu(void) {
     int cpu = sched_getcpu();
     return cpu < 0 ? 0 : cpu;
 }
+
+#if defined(__has_attribute)
+#if __has_attribute(no_sanitize)
+#define SPOORINT_NO_TSAN __attribute__((no_sanitize("thread")))
+#endif
+#endif
+#ifndef SPOORINT_NO_TSAN
+#define SPOORINT_NO_TSAN
+#endif
+
+SPOORINT_NO_TSAN
+void spoorint_copy_racing_words(void *destination, const void *source, size_t words) {
+    uint64_t *to = destination;
+    const uint64_t *from = source;
+    for (size_t i = 0; i < words; i++) to[i] = __atomic_load_n(&from[i], __ATOMIC_RELAXED);
+    __atomic_thread_fence(__ATOMIC_ACQUIRE);
+}

@@ -15,7 +15,16 @@ uint64_t spoorint_too_large = 0;
 uint64_t spoorint_block_timeout_ns = 1000000000;
 
 static __thread char error_detail[SPOORINT_DETAIL_CAPACITY];
+/* A static description set instead of the buffer (the drop path: a pointer store, no copy). */
+static __thread const char *error_static;
 
 spoor__thread *spoorint_thread_state(void) { return &spoor__tls; }
 
-char *spoorint_error_detail_buffer(void) { return error_detail; }
+char *spoorint_error_detail_buffer(void) {
+    error_static = 0;
+    return error_detail;
+}
+
+void spoorint_set_error_static(const char *detail) { error_static = detail; }
+
+const char *spoorint_error_detail(void) { return error_static ? error_static : error_detail; }

@@ -39,7 +39,8 @@ struct Stats: ParsableCommand {
                             loss records: one object per process, ring (null:
                             threads without a ring, reports refused as too
                             large), owner thread (null: a shared ring) and
-                            reason (ring_full, no_ring, sink_error, too_large),
+                            reason (ring_full, no_ring, sink_error, too_large,
+                            overwritten),
                             with reports, records, first_utc, last_utc and
                             per_second (second_utc, reports)
 

@@ -63,6 +63,9 @@ public enum LossReason: UInt32, Sendable, Hashable, CaseIterable {
     case sinkError = 3
     /// The report was refused as larger than a quarter of a ring.
     case tooLarge = 4
+    /// The report was committed, then written over by a newer one before the collector took it
+    /// (the ring's overwrite policy, `SPOOR_FULL_OVERWRITE`).
+    case overwritten = 5
 
     /// The name in `spoor stats` output.
     public var name: String {
@@ -71,6 +74,7 @@ public enum LossReason: UInt32, Sendable, Hashable, CaseIterable {
         case .noRing: "no_ring"
         case .sinkError: "sink_error"
         case .tooLarge: "too_large"
+        case .overwritten: "overwritten"
         }
     }
 }

@@ -30,7 +30,7 @@ public func spoor_strerror(_ code: Int32) -> UnsafePointer<CChar> {
 
 @c @implementation
 public func spoor_error_detail() -> UnsafePointer<CChar> {
-    UnsafePointer(spoorint_error_detail_buffer())
+    spoorint_error_detail()
 }
 
 @c @implementation

@@ -21,6 +21,69 @@ enum RingConsumer {
         var sinkError: String?
     }
 
+    /// Drains a private ring whose producer may free and write over its oldest reports
+    /// (`SPOOR_FULL_OVERWRITE`): copies `[tail, head)` into `scratch` (a ring's size), reads the
+    /// tail again, and keeps the part of the copy from there on, which was not freed, hence not
+    /// written over, while it was copied. It claims that part by compare-and-swap of the tail
+    /// (on failure the producer freed more: it keeps less and tries again) and only then hands
+    /// it to the sink, so a report is either delivered or counted as overwritten, never both.
+    /// The tail is published here: at the outcome's `end`, or at `head` if the range held a
+    /// malformed report.
+    static func drainCopying(
+        segment: SharedSegment, ring index: Int, to head: UInt64, scratch: UnsafeMutableRawPointer, into sink: any ReportSink
+    ) -> Outcome {
+        let tailWord = RingField.word(segment.ring(index), RingField.tail)
+        let capacity = UInt64(segment.ringSlots)
+        let mask = capacity - 1
+        let slots = segment.slots(index)
+        let slotSize = Int(SPOORINT_SLOT_SIZE)
+        let copiedFrom = spoorint_load_acquire(tailWord)
+        // The producer may already have freed past the head this pass saw.
+        guard head &- copiedFrom <= capacity, head != copiedFrom else { return Outcome(end: copiedFrom) }
+        let total = Int(head &- copiedFrom)
+        let start = Int(copiedFrom & mask)
+        let firstCount = min(total, Int(capacity) - start)
+        let wordsPerSlot = slotSize / 8
+        spoorint_copy_racing_words(scratch, slots + start * slotSize, firstCount * wordsPerSlot)
+        if total > firstCount {
+            spoorint_copy_racing_words(scratch + firstCount * slotSize, slots, (total - firstCount) * wordsPerSlot)
+        }
+        var from = spoorint_load_acquire(tailWord)
+        var outcome = Outcome(end: from)
+        while true {
+            // Everything was freed (and possibly written over) while it was copied.
+            guard from &- copiedFrom < UInt64(total) else { return Outcome(end: from) }
+            var position = from
+            var reports = 0
+            var damaged = false
+            while position != head {
+                let header = UnsafeRawPointer(scratch + Int(position &- copiedFrom) * slotSize)
+                guard let count = ReportLayout.validatedSlotCount(header: header, availableSlots: Int(head &- position)) else {
+                    damaged = true
+                    break
+                }
+                position &+= UInt64(count)
+                reports += 1
+            }
+            // A malformed report cannot come from this library's producer: skip to the head.
+            var observed = from
+            if spoorint_cas_observe(tailWord, &observed, damaged ? head : position) {
+                outcome = Outcome(reports: reports, end: position, damaged: damaged)
+                break
+            }
+            from = observed
+        }
+        guard outcome.reports > 0 else { return outcome }
+        let batch = UnsafeRawBufferPointer(start: scratch + Int(from &- copiedFrom) * slotSize, count: Int(outcome.end &- from) * slotSize)
+        do {
+            try sink.writeBatch(ring: UInt32(index), firstPosition: from, count: outcome.reports, first: batch,
+                                second: UnsafeRawBufferPointer(start: nil, count: 0))
+        } catch {
+            outcome.sinkError = "\(error)"
+        }
+        return outcome
+    }
+
     static func drain(
         segment: SharedSegment, ring index: Int, from tail: UInt64, to head: UInt64, into sink: any ReportSink
     ) -> Outcome {
@@ -104,12 +167,20 @@ final class Collector: @unchecked Sendable {
     private var sinkLost: [UInt64]
     private var loggedFull: [UInt64]
     private var loggedSink: [UInt64]
+    private var loggedOverwritten: [UInt64]
     /// Reports lost by threads without a ring and reports refused as too large, and what the
     /// log accounts for (loss records with ring `LossRecord.noRing`).
     private var loggedNoRing: UInt64 = 0
     private var loggedTooLarge: UInt64 = 0
 
-    init(segment: SharedSegment, sink: any ReportSink, intervalMillis: Int) {
+    /// Under `SPOOR_FULL_OVERWRITE`: a ring's worth of memory that private rings' batches are
+    /// copied into before they are delivered (producers may write over the ring meanwhile).
+    private let overwriteScratch: UnsafeMutableRawPointer?
+
+    init(segment: SharedSegment, sink: any ReportSink, intervalMillis: Int, overwrite: Bool) {
+        self.overwriteScratch = overwrite
+            ? UnsafeMutableRawPointer.allocate(byteCount: segment.ringSlots * Int(SPOORINT_SLOT_SIZE), alignment: 64)
+            : nil
         self.segment = segment
         self.sink = sink
         self.intervalNanos = UInt64(intervalMillis) * 1_000_000
@@ -117,6 +188,11 @@ final class Collector: @unchecked Sendable {
         self.sinkLost = Array(repeating: 0, count: segment.ringCount)
         self.loggedFull = Array(repeating: 0, count: segment.ringCount)
         self.loggedSink = Array(repeating: 0, count: segment.ringCount)
+        self.loggedOverwritten = Array(repeating: 0, count: segment.ringCount)
+    }
+
+    deinit {
+        overwriteScratch?.deallocate()
     }
 
     /// Starts the collector thread; the error if it could not start.
@@ -232,17 +308,28 @@ final class Collector: @unchecked Sendable {
             let ring = segment.ring(index)
             // Losses first, so that the log says what a ring lost before the batch after it.
             let owner = segment.isShared(index) ? 0 : UInt32(truncatingIfNeeded: spoorint_load_relaxed(RingField.word(ring, RingField.ownerTID)))
-            logLoss(ring: UInt32(index), .ringFull, total: spoorint_load_relaxed(RingField.word(ring, RingField.dropped)),
+            // dropped, then overwritten: the producer counts in the other order, so the ring-full
+            // part derived here never includes an overwritten report.
+            let dropped = spoorint_load_acquire(RingField.word(ring, RingField.dropped))
+            let overwritten = spoorint_load_acquire(RingField.word(ring, RingField.overwritten))
+            logLoss(ring: UInt32(index), .ringFull, total: dropped > overwritten ? dropped &- overwritten : 0,
                     logged: &loggedFull[index], thread: owner, now: now)
+            logLoss(ring: UInt32(index), .overwritten, total: overwritten, logged: &loggedOverwritten[index], thread: owner, now: now)
             logLoss(ring: UInt32(index), .sinkError, total: sinkLost[index], logged: &loggedSink[index], thread: owner, now: now)
             let tailWord = RingField.word(ring, RingField.tail)
-            let tail = spoorint_load_relaxed(tailWord)
+            let tail = spoorint_load_acquire(tailWord)
             let head = heads[index]
-            if head != tail {
+            let copying = overwriteScratch != nil && !segment.isShared(index)
+            // (Under the overwrite policy the producer may have moved the tail past this head.)
+            if head != tail && (!copying || head &- tail <= UInt64(segment.ringSlots)) {
                 if (head &- tail) &* 4 >= UInt64(segment.ringSlots) { backlog = true }
-                let outcome = RingConsumer.drain(segment: segment, ring: index, from: tail, to: head, into: sink)
+                let outcome = if let scratch = overwriteScratch, copying {
+                    RingConsumer.drainCopying(segment: segment, ring: index, to: head, scratch: scratch, into: sink)
+                } else {
+                    RingConsumer.drain(segment: segment, ring: index, from: tail, to: head, into: sink)
+                }
                 spoorint_bump(RingField.word(ring, RingField.drained), UInt64(outcome.reports))
-                spoorint_bump(RingField.word(ring, RingField.batches), outcome.end != tail ? 1 : 0)
+                spoorint_bump(RingField.word(ring, RingField.batches), outcome.reports > 0 ? 1 : 0)
                 if let error = outcome.sinkError {
                     spoorint_bump(RingField.word(ring, RingField.sinkErrors), 1)
                     sinkLost[index] &+= UInt64(outcome.reports)
@@ -263,7 +350,7 @@ final class Collector: @unchecked Sendable {
                     spoorint_bump(RingField.word(ring, RingField.sinkErrors), 1)
                     recordSinkError("ring \(index) held a malformed report at position \(outcome.end)")
                 }
-                spoorint_store_release(tailWord, newTail)
+                if !copying { spoorint_store_release(tailWord, newTail) }
             }
             let state = RingField.word(ring, RingField.state)
             if spoorint_load_acquire(state) == UInt64(SPOORINT_RING_ORPHANED),

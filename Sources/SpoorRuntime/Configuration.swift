@@ -12,7 +12,7 @@ struct ConfigurationError: Error {
 }
 
 /// What the library does when a thread's ring is full.
-enum FullPolicy: Sendable { case drop, block }
+enum FullPolicy: Sendable { case drop, block, overwrite }
 
 /// Where drained batches go.
 enum SinkKind: Sendable { case log, discard }
@@ -69,6 +69,7 @@ struct RuntimeConfiguration: Sendable {
             switch value.full_policy {
             case 0: fullPolicy = .drop
             case 1: fullPolicy = .block
+            case 2: fullPolicy = .overwrite
             default: throw ConfigurationError("full_policy \(value.full_policy) is not a spoor_full_policy")
             }
             if value.block_timeout_ms != 0 { blockTimeoutMillis = Int(value.block_timeout_ms) }
@@ -135,7 +136,8 @@ struct RuntimeConfiguration: Sendable {
             switch text.trimmingSpaces {
             case "drop": fullPolicy = .drop
             case "block": fullPolicy = .block
-            default: throw ConfigurationError("SPOOR_FULL_POLICY=\(text) is not drop or block")
+            case "overwrite": fullPolicy = .overwrite
+            default: throw ConfigurationError("SPOOR_FULL_POLICY=\(text) is not drop, block or overwrite")
             }
         }
         if let value = try integer("SPOOR_SHARED_RINGS") {

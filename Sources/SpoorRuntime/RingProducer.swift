@@ -20,6 +20,18 @@ enum RingProducer {
     static let blockWhenFull: UInt32 = 0x100
     /// Flag bit in `spoor__thread.state_flags`: the thread writes into a shared ring.
     static let sharedRing: UInt32 = 0x200
+    /// Flag bit in `spoor__thread.state_flags`: free the oldest reports of a full private ring
+    /// instead of dropping the new one (`SPOOR_FULL_OVERWRITE`).
+    static let overwriteWhenFull: UInt32 = 0x400
+
+    /// The `state_flags` bits of a full policy.
+    static func policyFlags(_ policy: FullPolicy) -> UInt32 {
+        switch policy {
+        case .drop: 0
+        case .block: blockWhenFull
+        case .overwrite: overwriteWhenFull
+        }
+    }
     /// Ids per id block: the low 16 bits of an id count within a block.
     static let idBlockSize: UInt64 = 1 << 16
 
@@ -114,6 +126,9 @@ enum RingProducer {
         let capacity = thread.pointee.mask &+ 1
         thread.pointee.tail_cache = spoorint_load_acquire(tail)
         if thread.pointee.head &- thread.pointee.tail_cache &+ slots <= capacity { return true }
+        if thread.pointee.state_flags & overwriteWhenFull != 0 {
+            return overwriteOldest(thread, ring: ring, slots: slots)
+        }
         guard thread.pointee.state_flags & blockWhenFull != 0 else { return false }
         let deadline = monotonicNanos() &+ spoorint_load_relaxed(spoorint_block_timeout_ptr())
         var spins = 0
@@ -129,20 +144,76 @@ enum RingProducer {
         }
     }
 
-    /// Counts a lost report and returns `Status.dropped`.
+    /// Frees the oldest whole reports of the thread's full private ring until `slots` slots
+    /// are free (`SPOOR_FULL_OVERWRITE`). Each report is freed by a compare-and-swap of the
+    /// tail, so that the collector, which claims its batches the same way, never delivers a
+    /// report that was freed, nor loses one it claimed. The freed reports move from the ring's
+    /// committed count to its dropped count and are counted as overwritten. Returns false
+    /// (drop the new report) only if the ring's oldest header is not one this library wrote.
+    @inline(never)
+    static func overwriteOldest(_ thread: UnsafeMutablePointer<spoor__thread>, ring: UnsafeMutableRawPointer, slots: UInt64) -> Bool {
+        guard let base = thread.pointee.slots else { return false }
+        let tailWord = RingField.word(ring, RingField.tail)
+        let capacity = thread.pointee.mask &+ 1
+        let head = thread.pointee.head
+        var tail = thread.pointee.tail_cache
+        var freed: UInt64 = 0
+        var fits = true
+        while head &- tail &+ slots > capacity {
+            // The producer's own committed report: the consumer never writes a private ring.
+            guard let count = ReportLayout.validatedSlotCount(
+                header: UnsafeRawPointer(slot(base, thread, tail)), availableSlots: Int(truncatingIfNeeded: head &- tail))
+            else {
+                fits = false
+                break
+            }
+            var observed = tail
+            if spoorint_cas_observe(tailWord, &observed, tail &+ UInt64(count)) {
+                tail &+= UInt64(count)
+                freed &+= 1
+            } else {
+                tail = observed // the collector claimed a batch meanwhile
+            }
+        }
+        thread.pointee.tail_cache = tail
+        if freed != 0 {
+            // Overwritten first: the collector reads dropped, then overwritten, so the ring-full
+            // part (dropped - overwritten) it derives never counts an overwritten report.
+            spoorint_bump(RingField.word(ring, RingField.overwritten), freed)
+            spoorint_bump(RingField.word(ring, RingField.committed), 0 &- freed)
+            spoorint_bump(RingField.word(ring, RingField.dropped), freed)
+        }
+        return fits
+    }
+
+    /// Counts a lost report, names its cause for `spoor_error_detail`, and returns
+    /// `Status.dropped`.
     @inline(never)
     static func drop(_ thread: UnsafeMutablePointer<spoor__thread>) -> Int32 {
+        let cause: StaticString
         if let ring = thread.pointee.ring {
             if thread.pointee.state_flags & sharedRing != 0 {
                 spoorint_add_relaxed(RingField.word(ring, RingField.dropped), 1)
                 thread.pointee.own_dropped &+= 1
+                cause = "report dropped: the shared ring this thread writes into was full (threads beyond max_threads share rings; raise max_threads or ring_slots)"
             } else {
                 spoorint_bump(RingField.word(ring, RingField.dropped), 1)
+                if spoorint_load_relaxed(spoorint_generation_ptr()) != thread.pointee.generation {
+                    cause = "report dropped: the library shut down while the thread waited for room in its ring"
+                } else if thread.pointee.state_flags & blockWhenFull != 0 {
+                    cause = "report dropped: the thread's ring stayed full for block_timeout_ms (SPOOR_FULL_BLOCK)"
+                } else if thread.pointee.state_flags & overwriteWhenFull != 0 {
+                    cause = "report dropped: the oldest report in the thread's ring could not be overwritten (the ring holds a malformed header)"
+                } else {
+                    cause = "report dropped: the thread's ring was full (SPOOR_FULL_DROP; raise ring_slots or choose block or overwrite)"
+                }
             }
         } else {
             thread.pointee.lost_no_ring &+= 1
             _ = spoorint_fetch_add(spoorint_no_ring_dropped_ptr(), 1)
+            cause = "report dropped: the thread has no ring (its shared-memory pages could not be reserved)"
         }
+        spoorint_set_error_static(UnsafeRawPointer(cause.utf8Start).assumingMemoryBound(to: CChar.self))
         return Status.dropped
     }
 

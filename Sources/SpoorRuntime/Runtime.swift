@@ -227,7 +227,8 @@ enum Lifecycle {
         }
         // The clock is calibrated before the collector (its next writer) starts.
         Clock.start(configuration.clock)
-        let collector = Collector(segment: segment, sink: sink, intervalMillis: configuration.flushIntervalMillis)
+        let collector = Collector(segment: segment, sink: sink, intervalMillis: configuration.flushIntervalMillis,
+                                  overwrite: configuration.fullPolicy == .overwrite)
         generations &+= 1
         let runtime = Runtime(
             configuration: configuration, generation: generations, runID: runID, runDirectory: runDirectory,
@@ -318,7 +319,7 @@ enum Lifecycle {
             thread.pointee.next_id = 0
             thread.pointee.id_rng = randomWord() | 1
             thread.pointee.state_flags = (thread.pointee.state_flags & 0xff)
-                | (runtime.configuration.fullPolicy == .block ? RingProducer.blockWhenFull : 0)
+                | RingProducer.policyFlags(runtime.configuration.fullPolicy)
             pthread_setspecific(threadExitKey, UnsafeRawPointer(thread))
         }
         runtime.takeRing(for: thread)

@@ -472,6 +472,7 @@ enum RingField {
     static var committed: Int { SPOORINT_RING_COMMITTED_OFFSET }
     static var dropped: Int { SPOORINT_RING_DROPPED_OFFSET }
     static var sampled: Int { SPOORINT_RING_SAMPLED_OFFSET }
+    static var overwritten: Int { SPOORINT_RING_OVERWRITTEN_OFFSET }
     static var tail: Int { SPOORINT_RING_TAIL_OFFSET }
     static var drained: Int { SPOORINT_RING_DRAINED_OFFSET }
     static var batches: Int { SPOORINT_RING_BATCHES_OFFSET }

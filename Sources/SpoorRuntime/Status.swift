@@ -24,7 +24,7 @@ enum Status {
     static func description(of code: Int32) -> StaticString {
         switch code {
         case ok: "success"
-        case dropped: "report dropped: the thread's ring was full (counted in stats.dropped)"
+        case dropped: "report dropped and counted in stats.dropped (spoor_error_detail() names the cause)"
         case invalidArgument: "invalid argument"
         case notInitialized: "spoor is not initialized (spoor_init not called, shut down, or forked child)"
         case alreadyInitialized: "spoor is already initialized"

@@ -398,8 +398,8 @@ struct RecoveryOwnershipTests {
 
 /// Whether this process runs under AddressSanitizer or ThreadSanitizer, whose shadow memory alone
 /// needs far more than 4 GiB of address space (the child of this test is built the same way).
-let underShadowMemorySanitizer = ["__asan_init", "__tsan_init"].contains {
-    dlsym(UnsafeMutableRawPointer(bitPattern: 0), $0) != nil
+let underShadowMemorySanitizer = (["__asan_init", "__tsan_init"] as [String]).contains { (symbol: String) in
+    dlsym(UnsafeMutableRawPointer(bitPattern: 0), symbol) != nil
 }
 
 @Suite("Segment lifecycle", .disabled(if: underShadowMemorySanitizer, "an address-space limit cannot hold a sanitizer's shadow memory"))

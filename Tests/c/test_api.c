@@ -451,7 +451,7 @@ void test_init_errors(void) {
     BAD_CONFIG(cfg.max_threads = 5000);
     BAD_CONFIG(cfg.max_threads = 4097);
     BAD_CONFIG(cfg.flush_interval_ms = 60001);
-    BAD_CONFIG(cfg.full_policy = 2);
+    BAD_CONFIG(cfg.full_policy = 3);
     BAD_CONFIG(cfg.block_timeout_ms = 60001);
     BAD_CONFIG(cfg.sink = 2);
     BAD_CONFIG(cfg.segment_bytes = 1000);
@@ -1262,6 +1262,7 @@ int main(void) {
         {"runtime_switch", test_runtime_switch},
         {"unique_ids_and_fanout", test_unique_ids_and_fanout},
         {"full_drop", test_full_drop},
+        {"full_overwrite", test_full_overwrite},
         {"report_too_large", test_report_too_large},
         {"fold_truncation", test_fold_truncation},
         {"sink_none", test_sink_none},

@@ -700,6 +700,67 @@ void test_full_drop(void) {
     free(stats_out);
 }
 
+/* SPOOR_FULL_OVERWRITE, chosen by SPOOR_FULL_POLICY: no checkpoint is refused, the ring keeps
+ * the newest 64 one-slot reports, the rest are counted as dropped and the log's losses say
+ * "overwritten"; the detail of a drop policy names its cause. */
+void test_full_overwrite(void) {
+    char shm[64], run_dir[4096];
+    spoor_config cfg;
+    config_default(&cfg, shm);
+    cfg.flags = 0; /* read SPOOR_FULL_POLICY */
+    cfg.ring_slots = 64;
+    cfg.flush_interval_ms = 60000;
+    setenv("SPOOR_FULL_POLICY", "overwrite", 1);
+    int rc = spoor_init(&cfg);
+    unsetenv("SPOOR_FULL_POLICY");
+    if (!CHECK_EQ(rc, SPOOR_OK)) return;
+    uint64_t bad = 0, last = 0;
+    for (uint64_t i = 1; i <= 1000; i++) {
+        uint64_t id = 0;
+        bad += spoor_checkpoint1(i, 1, i, 0, 0, &id) != SPOOR_OK;
+        last = id;
+    }
+    CHECK_EQ(bad, 0);
+    CHECK(last != 0);
+    CHECK_EQ(spoor_flush(0), SPOOR_OK);
+    spoor_stats stats;
+    CHECK_EQ(spoor_get_stats(&stats), SPOOR_OK);
+    check_invariants(&stats);
+    CHECK_EQ(stats.written, 1000);
+    CHECK_EQ(stats.committed, 64);
+    CHECK_EQ(stats.drained, 64);
+    CHECK_EQ(stats.dropped, 936);
+    current_run_dir(run_dir);
+    CHECK_EQ(spoor_shutdown(), SPOOR_OK);
+    char *dump = dump_dir(run_dir);
+    CHECK_EQ(count_lines_with(dump, "\"kind\":\"checkpoint\""), 64);
+    /* The oldest kept (parent 937 = 0x3a9), the newest (1000 = 0x3e8), and not the newest
+     * overwritten (936 = 0x3a8). */
+    CHECK(strstr(dump, "\"parents\":[\"00000000000003a9\"]") != NULL);
+    CHECK(strstr(dump, "\"parents\":[\"00000000000003e8\"]") != NULL);
+    CHECK(strstr(dump, "\"parents\":[\"00000000000003a8\"]") == NULL);
+    free(dump);
+    int status = 0;
+    char *stats_out = cli_run("stats", run_dir, &status);
+    if (!CHECK(strstr(stats_out, "\"reason\":\"overwritten\"") != NULL)) fprintf(stderr, "    %s\n", stats_out);
+    free(stats_out);
+
+    /* SPOOR_FULL_DROP names its cause; so does strerror, generically. */
+    config_default(&cfg, shm);
+    cfg.ring_slots = 64;
+    cfg.flush_interval_ms = 60000;
+    if (!CHECK_EQ(spoor_init(&cfg), SPOOR_OK)) return;
+    rc = SPOOR_OK;
+    for (uint64_t i = 1; i <= 1000 && rc == SPOOR_OK; i++) {
+        uint64_t id = 0;
+        rc = spoor_checkpoint1(i, 1, 0, 0, 0, &id);
+    }
+    CHECK_EQ(rc, SPOOR_DROPPED);
+    CHECK(strstr(spoor_error_detail(), "SPOOR_FULL_DROP") != NULL);
+    CHECK(strstr(spoor_strerror(SPOOR_DROPPED), "spoor_error_detail") != NULL);
+    CHECK_EQ(spoor_shutdown(), SPOOR_OK);
+}
+
 /* SPOOR_FULL_BLOCK: a producer waits for room instead of dropping; a second thread keeps the
  * collector draining with spoor_flush until the producer is done. */
 struct flusher {

@@ -78,6 +78,7 @@ void test_key_hash_sampling(void);
 void test_runtime_switch(void);
 void test_unique_ids_and_fanout(void);
 void test_full_drop(void);
+void test_full_overwrite(void);
 void test_report_too_large(void);
 void test_fold_truncation(void);
 void test_sink_none(void);

@@ -79,7 +79,11 @@ _Static_assert(offsetof(spoorint_shm_header, run_dir) == 1024, "run_dir");
  * report with kind 0 and release-stores its kind byte last; the consumer reads up to the first
  * header whose kind is still 0 (reserved, not yet committed), and zeroes the kind byte of every
  * slot it consumed before it publishes `tail`, so that a stale byte never looks committed.
- * Its producer counters (committed, dropped, sampled) are updated with atomic adds. */
+ * Its producer counters (committed, dropped, sampled) are updated with atomic adds.
+ * Under SPOOR_FULL_OVERWRITE a private ring's producer may also move `tail`: it frees the oldest
+ * whole reports by compare-and-swap before it writes over them, and the consumer, which copies a
+ * batch out before it delivers it, claims the batch by compare-and-swap on `tail` too, keeping
+ * only what was not freed before its copy ended. */
 typedef struct spoorint_shm_ring {
     /* line 0: ownership, written at take / release */
     uint64_t state;       /*   0 */
@@ -93,7 +97,9 @@ typedef struct spoorint_shm_ring {
     uint64_t committed;   /*  72 */
     uint64_t dropped;     /*  80 */
     uint64_t sampled;     /*  88 */
-    uint64_t pad1[4];
+    uint64_t overwritten; /*  96: reports freed by the producer under SPOOR_FULL_OVERWRITE (each
+                                  also moved from committed to dropped) */
+    uint64_t pad1[3];
     /* line 2: written by the consumer only */
     uint64_t tail;        /* 128: release-published after the batch reached the sink */
     uint64_t drained;     /* 136 */
@@ -116,6 +122,7 @@ enum {
     SPOORINT_RING_COMMITTED_OFFSET = offsetof(spoorint_shm_ring, committed),
     SPOORINT_RING_DROPPED_OFFSET = offsetof(spoorint_shm_ring, dropped),
     SPOORINT_RING_SAMPLED_OFFSET = offsetof(spoorint_shm_ring, sampled),
+    SPOORINT_RING_OVERWRITTEN_OFFSET = offsetof(spoorint_shm_ring, overwritten),
     SPOORINT_RING_TAIL_OFFSET = offsetof(spoorint_shm_ring, tail),
     SPOORINT_RING_DRAINED_OFFSET = offsetof(spoorint_shm_ring, drained),
     SPOORINT_RING_BATCHES_OFFSET = offsetof(spoorint_shm_ring, batches),
@@ -242,9 +249,24 @@ static inline uint64_t *SPOOR_NONNULL spoorint_sampler_epoch_ptr(void) {
 spoor__thread *SPOOR_NONNULL spoorint_thread_state(void);
 /* The calling thread's error-detail buffer (SPOORINT_DETAIL_CAPACITY bytes). */
 #define SPOORINT_DETAIL_CAPACITY 256u
+/* The buffer, for writing a new detail (this also forgets any static detail). */
 char *SPOOR_NONNULL spoorint_error_detail_buffer(void);
+/* Makes `detail` (a static string) the calling thread's last failure, without copying it. */
+void spoorint_set_error_static(const char *SPOOR_NONNULL detail);
+/* The calling thread's last failure: the static detail if one is set, else the buffer. */
+const char *SPOOR_NONNULL spoorint_error_detail(void);
 
 /* ---- memory ---------------------------------------------------------------------------- */
+
+/* Copies `words` 8-byte words from ring memory that a producer may be writing over at the same
+ * time (a private ring under SPOOR_FULL_OVERWRITE), then fences so that the caller's next load
+ * (of the ring's tail) happens after the copy: the seqlock reader's half. Whatever part of the
+ * copy lies at or beyond the tail read afterwards was not freed, hence not written over, while
+ * it was copied; the rest is discarded. The racing words are read with relaxed atomic loads and
+ * the function is not instrumented by ThreadSanitizer (the race is the design; the tail
+ * compare-and-swap orders everything the caller keeps). Both pointers 8-byte aligned. */
+void spoorint_copy_racing_words(void *SPOOR_NONNULL destination, const void *SPOOR_NONNULL source,
+                                size_t words);
 
 /* Asks the CPU to start loading the cache line at `address` for reading. Never faults, whatever
  * the address. (Piggyback reporting walks graphs built on other threads, long out of cache.) */

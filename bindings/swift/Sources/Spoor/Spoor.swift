@@ -59,6 +59,26 @@ public enum Sampling: Sendable, Equatable {
     }
 }
 
+/// What a thread does with a report when its ring is full (`spoor_full_policy`).
+public enum FullPolicy: Sendable, Equatable {
+    /// Drop the report and count it: the caller never waits (`SPOOR_FULL_DROP`).
+    case drop
+    /// Wait for the collector up to the library's block timeout, then drop
+    /// (`SPOOR_FULL_BLOCK`).
+    case block
+    /// Keep the newest: free the oldest reports not yet drained and count them as overwritten,
+    /// a flight recorder (`SPOOR_FULL_OVERWRITE`; shared rings drop instead).
+    case overwrite
+
+    var cValue: UInt32 {
+        switch self {
+        case .drop: SPOOR_FULL_DROP.rawValue
+        case .block: SPOOR_FULL_BLOCK.rawValue
+        case .overwrite: SPOOR_FULL_OVERWRITE.rawValue
+        }
+    }
+}
+
 /// Configuration of `Spoor.start`. A setting left nil is the library's default (an all-zero
 /// field of `spoor_config`, documented in spoor.h): the defaults live in one place, the core.
 public struct Configuration: Sendable {
@@ -75,8 +95,8 @@ public struct Configuration: Sendable {
     public var maxThreads: UInt32?
     /// Collector period in milliseconds. nil: the library's default.
     public var flushIntervalMilliseconds: UInt32?
-    /// Wait for room (up to a timeout) instead of dropping when a ring is full.
-    public var blockWhenFull = false
+    /// What a thread does with a report when its ring is full.
+    public var whenFull = FullPolicy.drop
     /// Drain into the binary log (true) or discard (false: overhead measurements).
     public var writeLog = true
     /// Let SPOOR_* environment variables override these settings.
@@ -92,9 +112,9 @@ public struct Configuration: Sendable {
 public struct Statistics: Sendable, Equatable {
     /// Reports the library was asked to write.
     public var written: UInt64
-    /// Reports published into rings.
+    /// Reports published into rings (less those overwritten).
     public var committed: UInt64
-    /// Reports lost to full rings.
+    /// Reports lost: a full ring, a block timeout, no ring, or overwritten by newer ones.
     public var dropped: UInt64
     /// Entries sampled.
     public var sampled: UInt64
@@ -123,7 +143,7 @@ public enum Spoor {
         config.ring_slots = configuration.ringSlots ?? 0
         config.max_threads = configuration.maxThreads ?? 0
         config.flush_interval_ms = configuration.flushIntervalMilliseconds ?? 0
-        config.full_policy = configuration.blockWhenFull ? SPOOR_FULL_BLOCK.rawValue : SPOOR_FULL_DROP.rawValue
+        config.full_policy = configuration.whenFull.cValue
         config.sink = configuration.writeLog ? SPOOR_SINK_LOG.rawValue : SPOOR_SINK_NONE.rawValue
         config.seed = configuration.seed
         config.sampling = configuration.sampling?.cValue ?? spoor_sampling()

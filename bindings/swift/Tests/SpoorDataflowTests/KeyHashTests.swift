@@ -55,7 +55,9 @@ struct KeyHashTests {
                 directory = directory.deletingLastPathComponent()
             }
             let process = Process()
-            process.executableURL = try #require(executable, "SpoorKeyProbe is not built next to \(me.path)")
+            struct ProbeMissing: Error, CustomStringConvertible { var description: String }
+            guard let executable else { throw ProbeMissing(description: "SpoorKeyProbe is not built next to \(me.path)") }
+            process.executableURL = executable
             let pipe = Pipe()
             process.standardOutput = pipe
             try process.run()

@@ -17,7 +17,8 @@ struct LinkageTests {
         let target = UInt(bitPattern: address)
         var line = [CChar](repeating: 0, count: 4096)
         while fgets(&line, Int32(line.count), file) != nil {
-            let text = String(cString: line).split(separator: "\n").first.map(String.init) ?? ""
+            let bytes = line.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+            let text = String(decoding: bytes, as: UTF8.self).split(separator: "\n").first.map(String.init) ?? ""
             let fields = text.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count >= 6 else { continue }
             let range = fields[0].split(separator: "-")

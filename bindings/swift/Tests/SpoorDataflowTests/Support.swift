@@ -26,7 +26,7 @@ func traced<T>(
     configuration.sampling = sampling
     configuration.mode = mode
     configuration.readEnvironment = false
-    configuration.blockWhenFull = true
+    configuration.whenFull = .block
     configuration.ringSlots = 1 << 16
     try Spoor.start(configuration)
     let result = try body()
