@@ -10,13 +10,18 @@
  * run). For ns/op rows "p99" is the 99th percentile of the per-sample averages; for reports/s
  * it is the 1st percentile (the slow tail). This is a program that prints figures, not a test.
  *
- * Usage: bench [--quick] [--drain]   (--quick: fewer samples; --drain: only the drain rows)
+ * Usage: bench [--quick] [--drain] [--saturate]
+ *   --quick: fewer samples; --drain: only the drain rows; --saturate: only the rows of a
+ *   saturating producer (4 threads at 100% sampling) under each full-ring policy, ring size and
+ *   collector period.
  */
 #define _GNU_SOURCE
 #include <spoor.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -299,6 +304,31 @@ static unsigned long long directory_bytes(const char *path) {
     return total;
 }
 
+/* Writes a finished run's log files to disk and drops them from the page cache (untimed).
+ *
+ * Why: the drain writes its log into page cache pages the kernel allocates as the segment grows.
+ * This VM (Firecracker, "Free page reporting enabled" in dmesg, page_reporting_order=11) hands
+ * memory that stays free for a while back to the host, and the first touch of such a page costs
+ * a host fault inside the kernel's copy into the page cache. Which pages the log gets depends on
+ * what the process and the machine freed before, so without this the same drain measured 11 to
+ * 32 M reports/s from one round to the next (in the full run, after the hot-path rows, it was
+ * mostly the slow end), while the encoding and writing Spoor does stayed the same. Releasing the
+ * previous round's pages, which were just in use and are backed, makes every round allocate the
+ * same kind of page: the figure is then the drain's own cost, 32-35 M/s in every row and run. */
+static void release_page_cache(const char *run) {
+    DIR *dir = opendir(run);
+    if (dir == NULL) return;
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        int fd = openat(dirfd(dir), entry->d_name, O_RDONLY);
+        if (fd < 0) continue;
+        fdatasync(fd);
+        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+        close(fd);
+    }
+    closedir(dir);
+}
+
 static void drain_bench(const char *dir, int threads, uint32_t sink) {
     int rounds = quick ? 3 : 9;
     int per_thread = (1 << 20) / threads - 1024;
@@ -350,6 +380,7 @@ static void drain_bench(const char *dir, int threads, uint32_t sink) {
         }
         rates[r] = (double)drained * 1e9 / (double)elapsed;
         spoor_shutdown();
+        release_page_cache(run);
         if (sink == SPOOR_SINK_LOG) {
             log_bytes += directory_bytes(run);
             log_reports += drained;
@@ -370,11 +401,133 @@ static void drain_bench(const char *dir, int threads, uint32_t sink) {
     fflush(stdout);
 }
 
+/* ---- a saturating producer ---------------------------------------------------------------- */
+
+typedef struct saturate_args {
+    uint64_t reports;
+    uint64_t dropped;
+    pthread_barrier_t *barrier;
+} saturate_args;
+
+/* Writes checkpoints back to back, as fast as the thread can, counting SPOOR_DROPPED. */
+static void *saturate(void *raw) {
+    saturate_args *args = raw;
+    uint64_t parent = 0x7a3c000000000000ull, out;
+    pthread_barrier_wait(args->barrier);
+    for (uint64_t i = 0; i < args->reports; i++) {
+        uint64_t start = spoor_now();
+        if (spoor_checkpoint1(parent + i, op_map, i * 0x9e3779b97f4a7c15ull, start, start + 50, &out) == SPOOR_DROPPED) {
+            args->dropped++;
+        }
+    }
+    return NULL;
+}
+
+static double cpu_seconds(void) {
+    struct rusage usage;
+    getrusage(RUSAGE_SELF, &usage);
+    return (double)usage.ru_utime.tv_sec + (double)usage.ru_stime.tv_sec +
+           ((double)usage.ru_utime.tv_usec + (double)usage.ru_stime.tv_usec) / 1e6;
+}
+
+/* 4 threads x `per_thread` checkpoints at 100% sampling into the log, under one full-ring
+ * policy, ring size and collector period: the share of reports lost, the wall and CPU time, and
+ * the rate that reached the log. Rounds alternate with the other configurations (the caller
+ * interleaves them), and each round starts with no dirty pages (sync, untimed). */
+static void saturate_round(const char *dir, uint32_t policy, uint32_t ring_slots, uint32_t flush_ms,
+                           uint64_t per_thread, double *lost_share, double *seconds, double *cpu, double *logged_rate) {
+    spoor_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.log_dir = dir;
+    cfg.flags = SPOOR_CONFIG_IGNORE_ENV;
+    cfg.ring_slots = ring_slots;
+    cfg.flush_interval_ms = flush_ms;
+    cfg.full_policy = policy;
+    cfg.block_timeout_ms = 60000;
+    cfg.sampling.mode = SPOOR_SAMPLE_ALL;
+    if (spoor_init(&cfg) != SPOOR_OK) {
+        fprintf(stderr, "init: %s\n", spoor_error_detail());
+        exit(1);
+    }
+    spoor_register_operator("map", 3, "bench.c", 7, &op_map);
+    char run[4096];
+    spoor_run_dir(run, sizeof run);
+    sync();
+    pthread_barrier_t barrier;
+    pthread_barrier_init(&barrier, NULL, 5);
+    pthread_t ids[4];
+    saturate_args args[4];
+    for (int t = 0; t < 4; t++) {
+        args[t] = (saturate_args){per_thread, 0, &barrier};
+        pthread_create(&ids[t], NULL, saturate, &args[t]);
+    }
+    double cpu_before = cpu_seconds();
+    uint64_t start = now_ns();
+    pthread_barrier_wait(&barrier);
+    for (int t = 0; t < 4; t++) pthread_join(ids[t], NULL);
+    int rc = spoor_flush(60000);
+    uint64_t elapsed = now_ns() - start;
+    double cpu_after = cpu_seconds();
+    spoor_stats stats;
+    spoor_get_stats(&stats);
+    spoor_shutdown();
+    release_page_cache(run);
+    uint64_t dropped = 0;
+    for (int t = 0; t < 4; t++) dropped += args[t].dropped;
+    if (rc != SPOOR_OK || stats.written != 4 * per_thread || stats.drained != stats.committed ||
+        (policy != SPOOR_FULL_OVERWRITE && stats.dropped != dropped)) {
+        fprintf(stderr, "saturate round: rc=%d written=%llu dropped=%llu (seen %llu)\n", rc,
+                (unsigned long long)stats.written, (unsigned long long)stats.dropped, (unsigned long long)dropped);
+        exit(1);
+    }
+    *lost_share = (double)stats.dropped / (double)stats.written;
+    *seconds = (double)elapsed / 1e9;
+    *cpu = cpu_after - cpu_before;
+    *logged_rate = (double)stats.drained * 1e9 / (double)elapsed;
+}
+
+static void saturate_bench(const char *dir) {
+    typedef struct {
+        const char *policy_name;
+        uint32_t policy, ring_slots, flush_ms;
+    } config;
+    const config configs[] = {
+        {"drop", SPOOR_FULL_DROP, 0, 0},           /* the defaults: 16384 slots, 10 ms */
+        {"drop", SPOOR_FULL_DROP, 0, 1},
+        {"drop", SPOOR_FULL_DROP, 1u << 16, 0},
+        {"drop", SPOOR_FULL_DROP, 1u << 18, 0},
+        {"drop", SPOOR_FULL_DROP, 1u << 18, 1},
+        {"block", SPOOR_FULL_BLOCK, 0, 0},
+        {"overwrite", SPOOR_FULL_OVERWRITE, 0, 0},
+    };
+    enum { n_configs = sizeof configs / sizeof configs[0] };
+    int rounds = quick ? 1 : 3;
+    uint64_t per_thread = quick ? 2500000 : 10000000;
+    double lost[n_configs][3], secs[n_configs][3], cpus[n_configs][3], rates[n_configs][3];
+    for (int r = 0; r < rounds; r++) {
+        for (int c = 0; c < n_configs; c++) {
+            saturate_round(dir, configs[c].policy, configs[c].ring_slots, configs[c].flush_ms, per_thread,
+                           &lost[c][r], &secs[c][r], &cpus[c][r], &rates[c][r]);
+        }
+    }
+    for (int c = 0; c < n_configs; c++) {
+        printf("{\"bench\":\"saturating_producer\",\"unit\":\"lost share\",\"median\":%.4f,\"min\":%.4f,\"max\":%.4f,"
+               "\"threads\":4,\"reports_per_thread\":%llu,\"policy\":\"%s\",\"ring_slots\":%u,\"flush_ms\":%u,"
+               "\"seconds\":%.3f,\"cpu_seconds\":%.3f,\"logged_reports_per_s\":%.0f,\"samples\":%d}\n",
+               percentile(lost[c], rounds, 0.5), percentile(lost[c], rounds, 0.0), percentile(lost[c], rounds, 1.0),
+               (unsigned long long)per_thread, configs[c].policy_name,
+               configs[c].ring_slots ? configs[c].ring_slots : 16384u, configs[c].flush_ms ? configs[c].flush_ms : 10u,
+               percentile(secs[c], rounds, 0.5), percentile(cpus[c], rounds, 0.5), percentile(rates[c], rounds, 0.5), rounds);
+        fflush(stdout);
+    }
+}
+
 int main(int argc, char **argv) {
-    int drain_only = 0;
+    int drain_only = 0, saturate_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) quick = 1;
         if (strcmp(argv[i], "--drain") == 0) drain_only = 1;
+        if (strcmp(argv[i], "--saturate") == 0) saturate_only = 1;
     }
     char dir[] = "/tmp/spoor-bench-XXXXXX";
     if (mkdtemp(dir) == NULL) {
@@ -387,6 +540,7 @@ int main(int argc, char **argv) {
     attachment[0].value_len = 26; /* encoded: 3-byte pair header + 3 + 26 = 32 bytes */
 
     if (drain_only) goto drains;
+    if (saturate_only) goto saturation;
     spoor_config cfg;
     memset(&cfg, 0, sizeof cfg);
     cfg.log_dir = dir;
@@ -465,6 +619,10 @@ drains:
     drain_bench(dir, 2, SPOOR_SINK_LOG);
     drain_bench(dir, 4, SPOOR_SINK_LOG);
     drain_bench(dir, 1, SPOOR_SINK_NONE);
+    if (drain_only) goto done;
+saturation:
+    saturate_bench(dir);
+done:;
     char command[256];
     snprintf(command, sizeof command, "rm -rf %s", dir);
     if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);
