@@ -10,10 +10,13 @@
  * run). For ns/op rows "p99" is the 99th percentile of the per-sample averages; for reports/s
  * it is the 1st percentile (the slow tail). This is a program that prints figures, not a test.
  *
- * Usage: bench [--quick] [--drain] [--saturate]
- *   --quick: fewer samples; --drain: only the drain rows; --saturate: only the rows of a
- *   saturating producer (4 threads at 100% sampling) under each full-ring policy, ring size and
- *   collector period.
+ * Usage: bench [--quick] [--hot | --drain | --saturate]
+ *   --quick: fewer samples; --hot: only the hot-path rows; --drain: only the drain rows;
+ *   --saturate: only the rows of a saturating producer (4 threads at 100% sampling) under each
+ *   full-ring policy, ring size and collector period. Without one of the three, all of them in
+ *   one process. scripts/bench runs the three in three processes: the drain rows measured in
+ *   the process that had just run the hot-path rows varied from 11 to 32 M reports/s between
+ *   runs (see settle_page_cache), in a fresh process 30-35 M/s.
  */
 #define _GNU_SOURCE
 #include <spoor.h>
@@ -304,29 +307,52 @@ static unsigned long long directory_bytes(const char *path) {
     return total;
 }
 
-/* Writes a finished run's log files to disk and drops them from the page cache (untimed).
+/* Between rounds (untimed): writes the finished run's log files to disk and drops them from the
+ * page cache, then writes and deletes a 32 MiB scratch file in the log root.
  *
- * Why: the drain writes its log into page cache pages the kernel allocates as the segment grows.
- * This VM (Firecracker, "Free page reporting enabled" in dmesg, page_reporting_order=11) hands
- * memory that stays free for a while back to the host, and the first touch of such a page costs
- * a host fault inside the kernel's copy into the page cache. Which pages the log gets depends on
- * what the process and the machine freed before, so without this the same drain measured 11 to
- * 32 M reports/s from one round to the next (in the full run, after the hot-path rows, it was
- * mostly the slow end), while the encoding and writing Spoor does stayed the same. Releasing the
- * previous round's pages, which were just in use and are backed, makes every round allocate the
- * same kind of page: the figure is then the drain's own cost, 32-35 M/s in every row and run. */
-static void release_page_cache(const char *run) {
+ * Why: the drain writes its log into page-cache pages the kernel allocates as the segment grows.
+ * This VM (Firecracker; dmesg says "Free page reporting enabled", page_reporting_order 9) hands
+ * memory that stays free for about two seconds back to the host in 2 MiB blocks, and the first
+ * touch of such a page costs a host fault, which the guest sees as a slow copy: a profile of a
+ * slow round has the collector in copy_folio_from_iter_atomic (the kernel's copy into the page
+ * cache) 17 times as long as a fast one, for the same bytes. Which pages a round's log gets
+ * depends on what was freed before, so without this step the same drain measured 11 to 32 M
+ * reports/s from one round to the next (in the full run, after the hot-path rows, mostly the
+ * slow end), while run alone it measured 30-35 M/s. Freeing pages that were just in use right
+ * before the next round makes every round's log land on backed pages: the figure is then the
+ * drain's own cost (encoding, CRC, writev into the page cache). A long-running process that
+ * keeps writing its log pays such faults on this VM, not on a machine without page reporting. */
+static void settle_page_cache(const char *root, const char *run) {
     DIR *dir = opendir(run);
-    if (dir == NULL) return;
-    struct dirent *entry;
-    while ((entry = readdir(dir)) != NULL) {
-        int fd = openat(dirfd(dir), entry->d_name, O_RDONLY);
-        if (fd < 0) continue;
-        fdatasync(fd);
-        posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
-        close(fd);
+    if (dir != NULL) {
+        struct dirent *entry;
+        while ((entry = readdir(dir)) != NULL) {
+            int fd = openat(dirfd(dir), entry->d_name, O_RDONLY);
+            if (fd < 0) continue;
+            fdatasync(fd);
+            posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED);
+            close(fd);
+        }
+        closedir(dir);
     }
-    closedir(dir);
+    static char *scratch;
+    const size_t bytes = 32u << 20;
+    if (scratch == NULL) {
+        scratch = malloc(bytes);
+        if (scratch == NULL) return;
+        memset(scratch, 0x5a, bytes);
+    }
+    char path[4200];
+    snprintf(path, sizeof path, "%s/scratch", root);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) return;
+    for (size_t done = 0; done < bytes;) {
+        ssize_t n = write(fd, scratch + done, bytes - done);
+        if (n <= 0) break;
+        done += (size_t)n;
+    }
+    close(fd);
+    unlink(path);
 }
 
 static void drain_bench(const char *dir, int threads, uint32_t sink) {
@@ -380,7 +406,7 @@ static void drain_bench(const char *dir, int threads, uint32_t sink) {
         }
         rates[r] = (double)drained * 1e9 / (double)elapsed;
         spoor_shutdown();
-        release_page_cache(run);
+        settle_page_cache(dir, run);
         if (sink == SPOOR_SINK_LOG) {
             log_bytes += directory_bytes(run);
             log_reports += drained;
@@ -471,7 +497,7 @@ static void saturate_round(const char *dir, uint32_t policy, uint32_t ring_slots
     spoor_stats stats;
     spoor_get_stats(&stats);
     spoor_shutdown();
-    release_page_cache(run);
+    settle_page_cache(dir, run);
     uint64_t dropped = 0;
     for (int t = 0; t < 4; t++) dropped += args[t].dropped;
     if (rc != SPOOR_OK || stats.written != 4 * per_thread || stats.drained != stats.committed ||
@@ -523,9 +549,10 @@ static void saturate_bench(const char *dir) {
 }
 
 int main(int argc, char **argv) {
-    int drain_only = 0, saturate_only = 0;
+    int drain_only = 0, saturate_only = 0, hot_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) quick = 1;
+        if (strcmp(argv[i], "--hot") == 0) hot_only = 1;
         if (strcmp(argv[i], "--drain") == 0) drain_only = 1;
         if (strcmp(argv[i], "--saturate") == 0) saturate_only = 1;
     }
@@ -614,6 +641,7 @@ int main(int argc, char **argv) {
     /* The hot-path runs above wrote their reports to the log too: let that backlog reach the
      * disk before measuring the drain (untimed). */
     sync();
+    if (hot_only) goto done;
 drains:
     drain_bench(dir, 1, SPOOR_SINK_LOG);
     drain_bench(dir, 2, SPOOR_SINK_LOG);

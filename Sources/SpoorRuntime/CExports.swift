@@ -263,8 +263,9 @@ private func checkpointArray(
     }
     guard let parents else { return fail(Status.invalidArgument, "parents is NULL") }
     guard parentCount > 0 else { return fail(Status.invalidArgument, "n_parents is 0") }
+    // Branch-free count (parentCount <= SPOOR_MAX_PARENTS, so no overflow).
     var tracked = 0
-    for index in 0..<parentCount where parents[index] != 0 { tracked += 1 }
+    for index in 0..<parentCount { tracked &+= parents[index] != 0 ? 1 : 0 }
     guard tracked > 0 else { return Status.ok }
     return checkpointMany(thread, parents: parents, count: parentCount, tracked: tracked, flags: flags, info: info, outID: outID)
 }

@@ -431,12 +431,13 @@ enum RingProducer {
             let tail = source.loadUnaligned(fromByteOffset: last, as: UInt32.self)
             target.storeBytes(of: head, toByteOffset: 0, as: UInt32.self)
             target.storeBytes(of: tail, toByteOffset: last, as: UInt32.self)
-        } else {
-            var index = 0
-            while index < count {
-                target.storeBytes(of: source.load(fromByteOffset: index, as: UInt8.self), toByteOffset: index, as: UInt8.self)
-                index &+= 1
-            }
+        } else if count > 0 {
+            // 1 to 3 bytes: first, middle and last (some of them the same byte).
+            let middle = count >> 1
+            let last = count &- 1
+            target.storeBytes(of: source.load(fromByteOffset: 0, as: UInt8.self), as: UInt8.self)
+            target.storeBytes(of: source.load(fromByteOffset: middle, as: UInt8.self), toByteOffset: middle, as: UInt8.self)
+            target.storeBytes(of: source.load(fromByteOffset: last, as: UInt8.self), toByteOffset: last, as: UInt8.self)
         }
     }
 
@@ -450,7 +451,17 @@ enum RingProducer {
     ) -> UInt64 {
         var cursor = extensionStart
         var parent0: UInt64 = 0
-        if let parents, trackedParents > 0 {
+        if let parents, trackedParents == parentCount {
+            // No untracked parent to skip (the usual case): the first goes in the header, the
+            // rest are copied as they are.
+            parent0 = parents[0]
+            var index = 1
+            while index < parentCount {
+                cursor.storeBytes(of: parents[index], as: UInt64.self)
+                cursor += 8
+                index &+= 1
+            }
+        } else if let parents, trackedParents > 0 {
             var kept = 0
             var index = 0
             while index < parentCount && kept < trackedParents {
