@@ -265,11 +265,15 @@ final class Collector: @unchecked Sendable {
             }
             let target = requested
             let stop = stopping
+            // A pass that spoor_flush asked for is followed by the schedule, never by an
+            // immediate pass: the caller gets the collector back only when it asks or when the
+            // period (or the busy period) says so, not at a moment that depends on timing.
+            let asked = target != completed
             condition.mutex.unlock()
             Clock.maintain()
             let pass = drainAll()
-            backlog = pass.backlog
-            nextDrain = monotonicNanos() &+ (pass.busy ? min(intervalNanos, Self.busyIntervalNanos) : intervalNanos)
+            backlog = pass.backlog && !asked
+            nextDrain = monotonicNanos() &+ (pass.busy ? busyIntervalNanos : intervalNanos)
             condition.mutex.lock()
             if target > completed { completed = target }
             condition.broadcast()
@@ -287,14 +291,14 @@ final class Collector: @unchecked Sendable {
     }
 
     /// The collector's period while producers keep it busy: a pass that found a ring at least
-    /// 1/16 full, or reports lost to a full ring, is followed by the next one after at most this
-    /// long (the configured period applies again once a pass finds little to do). A 16384-slot
-    /// ring fills in about 1 ms at the rate one thread writes one-parent checkpoints here, so a
-    /// 10 ms sleep between passes of a loaded collector left every ring full for 9 ms of 10:
-    /// under 4 saturating producers the loss went from 92% at a fixed 10 ms to 78%
-    /// (`bench --saturate`; docs/architecture.md, "A saturating producer"). An idle process
-    /// still wakes only every flush_interval_ms.
-    static let busyIntervalNanos: UInt64 = 1_000_000
+    /// 1/16 full, or reports lost to a full ring, is followed by the next one after a tenth of
+    /// the configured period, at least 1 ms (the period applies again once a pass finds little to
+    /// do). A 16384-slot ring fills in about 1 ms at the rate one thread writes one-parent
+    /// checkpoints here, so the default 10 ms between passes of a loaded collector left every
+    /// ring full for 9 ms of 10: under 4 saturating producers the loss went from 92% at a fixed
+    /// 10 ms to 78% (`bench --saturate`; docs/architecture.md, "A saturating producer"). An idle
+    /// process still wakes only every flush_interval_ms.
+    var busyIntervalNanos: UInt64 { max(intervalNanos / 10, 1_000_000) }
 
     /// What a pass found: a ring past the watermark (drain again at once), or enough work or
     /// losses that the next pass should come soon.
