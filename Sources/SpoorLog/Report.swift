@@ -133,15 +133,17 @@ public enum ReportLayout {
     public static let slotSize = Int(SPOORINT_SLOT_SIZE)
 
     /// Extra bytes after the header slot for `parentCount` parents and `attachmentLength` bytes.
+    /// Both are at most what their header fields hold (a UInt32 and a UInt16), so the wrapping
+    /// arithmetic cannot wrap (the producer's hot path pays no overflow checks for it).
     @inlinable
     public static func extensionBytes(parentCount: Int, attachmentLength: Int) -> Int {
-        (parentCount > 1 ? (parentCount - 1) * 8 : 0) + attachmentLength
+        (parentCount > 1 ? (parentCount &- 1) &* 8 : 0) &+ attachmentLength
     }
 
-    /// Slots a report occupies.
+    /// Slots a report occupies (arguments as for `extensionBytes`).
     @inlinable
     public static func slotCount(parentCount: Int, attachmentLength: Int) -> Int {
-        1 + (extensionBytes(parentCount: parentCount, attachmentLength: attachmentLength) + 63) / 64
+        1 &+ (extensionBytes(parentCount: parentCount, attachmentLength: attachmentLength) &+ 63) >> 6
     }
 
     /// Lays `report` out in ring slots exactly as a producer does (`spoorint_report_header`, its

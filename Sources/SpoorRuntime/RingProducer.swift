@@ -277,10 +277,16 @@ enum RingProducer {
     /// Publishes `slots` slots written at the head: one release store the collector pairs with
     /// an acquire load, then the committed counter (single writer: no locked instruction). On a
     /// shared ring: the release store of the header's kind byte, then an atomic add.
+    ///
+    /// With `prefetch` (the multi-slot writer) a private ring's producer then asks for the line
+    /// 16 slots ahead for writing, so that the next reports' lines are on their way: paired and
+    /// interleaved against the library without it (12 pairs of 400 x 4096 calls), a four-parent
+    /// checkpoint with a 32-byte attachment went from 26.8 to 23.9 ns (median ratio 0.91,
+    /// faster in 11 of 12 pairs). The one-slot writer does not: there it cost 0.8 ns (ratio 1.10).
     @inline(__always)
     static func publish(
         _ thread: UnsafeMutablePointer<spoor__thread>, ring: UnsafeMutableRawPointer, slots: UInt64,
-        header: UnsafeMutableRawPointer, kind: UInt32, shared: Bool
+        header: UnsafeMutableRawPointer, kind: UInt32, shared: Bool, prefetch: Bool
     ) {
         if shared {
             spoorint_store_release_u8((header + ReportField.kind).assumingMemoryBound(to: UInt8.self), UInt8(truncatingIfNeeded: kind))
@@ -291,6 +297,9 @@ enum RingProducer {
         let head = thread.pointee.head &+ slots
         thread.pointee.head = head
         spoorint_store_release(RingField.word(ring, RingField.head), head)
+        if prefetch, let base = thread.pointee.slots {
+            spoorint_prefetch_write(slot(UnsafeMutableRawPointer(base), thread, head &+ 16))
+        }
         spoorint_bump(RingField.word(ring, RingField.committed), 1)
     }
 
@@ -346,7 +355,7 @@ enum RingProducer {
             header, thread, id: id, parent0: parent, keyHash: keyHash,
             start: start, end: end, op: op, parentCount: parentCount, attachLength: 0,
             kind: headerKind(kind, shared: shared), flags: 0, aux: aux)
-        publish(thread, ring: ring, slots: 1, header: header, kind: kind, shared: shared)
+        publish(thread, ring: ring, slots: 1, header: header, kind: kind, shared: shared, prefetch: false)
         return Status.ok
     }
 
@@ -610,7 +619,7 @@ enum RingProducer {
             header, thread, id: id, parent0: parent0, keyHash: keyHash, start: start,
             end: end, op: op, parentCount: UInt32(trackedParents), attachLength: UInt16(attachLength),
             kind: headerKind(kind, shared: shared), flags: flags, aux: aux)
-        publish(thread, ring: ring, slots: slotCount, header: header, kind: kind, shared: shared)
+        publish(thread, ring: ring, slots: slotCount, header: header, kind: kind, shared: shared, prefetch: true)
         return Status.ok
     }
 }

@@ -271,6 +271,8 @@ void spoorint_copy_racing_words(void *SPOOR_NONNULL destination, const void *SPO
 /* Asks the CPU to start loading the cache line at `address` for reading. Never faults, whatever
  * the address. (Piggyback reporting walks graphs built on other threads, long out of cache.) */
 static inline void spoorint_prefetch(const void *SPOOR_NULLABLE address) { __builtin_prefetch(address, 0, 3); }
+/* The same, for writing (prefetchw): the producer asks for ring lines a few reports ahead. */
+static inline void spoorint_prefetch_write(const void *SPOOR_NULLABLE address) { __builtin_prefetch(address, 1, 3); }
 
 /* A hint that the caller is spinning on a value another thread will change. */
 static inline void spoorint_pause(void) {
