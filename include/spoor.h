@@ -172,8 +172,8 @@ typedef struct spoor_sampling {
 typedef enum spoor_full_policy {
     /** Drop the report and count it (default): the caller never waits. */
     SPOOR_FULL_DROP = 0,
-    /** Wait (spinning, then yielding) for the collector to make room, at most block_timeout_ms,
-     *  then drop and count. */
+    /** Wait for the collector to make room (spinning, then sleeping 8 to 512 µs at a time, so
+     *  that the collector gets the CPU), at most block_timeout_ms, then drop and count. */
     SPOOR_FULL_BLOCK = 1,
     /** Keep the newest (a flight recorder): a report that finds its private ring full frees
      *  the oldest reports the collector has not taken yet and takes their place; each one
@@ -227,7 +227,9 @@ typedef struct spoor_config {
                                       exits; the ring is reusable once the collector has drained
                                       it. A thread that finds none free writes into a shared
                                       ring for the rest of its life (see SPOOR_SHARED_RINGS) */
-    uint32_t flush_interval_ms;  /**< collector period: [1, 60000]; 0: 10 */
+    uint32_t flush_interval_ms;  /**< collector period: [1, 60000]; 0: 10. While a pass finds a
+                                      ring at least 1/16 full or new losses, the next comes after
+                                      a tenth of it (at least 1 ms) */
     uint32_t full_policy;        /**< a spoor_full_policy */
     uint32_t block_timeout_ms;   /**< SPOOR_FULL_BLOCK wait bound: [1, 60000]; 0: 1000 */
     uint32_t sink;               /**< a spoor_sink_kind */
