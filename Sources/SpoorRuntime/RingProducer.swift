@@ -147,8 +147,9 @@ enum RingProducer {
     /// How a producer waits for room under the blocking policy once 64 spins did not find it:
     /// it sleeps, 8 µs at first and twice as long each time up to 512 µs, so that its CPU goes
     /// to the collector. (A `sched_yield` leaves it runnable: with more producers than cores the
-    /// collector then gets a fraction of a core, and 4 producers on this 2-core machine waited
-    /// 6 s for 40 M reports the collector alone drains in about 1.3 s.) The wait is bounded by
+    /// collector then gets a fraction of a core: 4 producers x 10 M reports on this 2-core
+    /// machine took 3.4 s and 4.8 CPU-seconds with the yield, 2.3 s and 2.1 with the sleep,
+    /// paired in `bench --saturate`.) The wait is bounded by
     /// block_timeout_ms all the same; a 512 µs sleep costs at most a few thousand reports of
     /// latency on a 16384-slot ring.
     @inline(never)
@@ -280,9 +281,10 @@ enum RingProducer {
     ///
     /// With `prefetch` (the multi-slot writer) a private ring's producer then asks for the line
     /// 16 slots ahead for writing, so that the next reports' lines are on their way: paired and
-    /// interleaved against the library without it (12 pairs of 400 x 4096 calls), a four-parent
-    /// checkpoint with a 32-byte attachment went from 26.8 to 23.9 ns (median ratio 0.91,
-    /// faster in 11 of 12 pairs). The one-slot writer does not: there it cost 0.8 ns (ratio 1.10).
+    /// interleaved against the library without it and without the overflow-free slot arithmetic
+    /// of `ReportLayout` (12 pairs of 400 x 4096 calls), a four-parent checkpoint with a 32-byte
+    /// attachment went from 26.8 to 23.9 ns (median ratio 0.89, faster in 11 of 12 pairs). The
+    /// one-slot writer does not prefetch: there it cost 0.8 ns (ratio 1.10, 10 of 12 slower).
     @inline(__always)
     static func publish(
         _ thread: UnsafeMutablePointer<spoor__thread>, ring: UnsafeMutableRawPointer, slots: UInt64,
