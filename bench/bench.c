@@ -313,15 +313,17 @@ static unsigned long long directory_bytes(const char *path) {
  * Why: the drain writes its log into page-cache pages the kernel allocates as the segment grows.
  * This VM (Firecracker; dmesg says "Free page reporting enabled", page_reporting_order 9) hands
  * memory that stays free for about two seconds back to the host in 2 MiB blocks, and the first
- * touch of such a page costs a host fault, which the guest sees as a slow copy: a profile of a
- * slow round has the collector in copy_folio_from_iter_atomic (the kernel's copy into the page
- * cache) 17 times as long as a fast one, for the same bytes. Which pages a round's log gets
- * depends on what was freed before, so without this step the same drain measured 11 to 32 M
- * reports/s from one round to the next (in the full run, after the hot-path rows, mostly the
- * slow end), while run alone it measured 30-35 M/s. Freeing pages that were just in use right
- * before the next round makes every round's log land on backed pages: the figure is then the
- * drain's own cost (encoding, CRC, writev into the page cache). A long-running process that
- * keeps writing its log pays such faults on this VM, not on a machine without page reporting. */
+ * touch of such a page costs a host fault, which the guest sees as a slow copy: in perf, a run
+ * with slow drain rounds had the collector in copy_folio_from_iter_atomic (the kernel's copy
+ * into the page cache) for 12.7% of all samples, a run with fast ones for 0.7%, for the same
+ * bytes. Which pages a round's log gets depends on what was freed before: the same drain
+ * measured 11 to 32 M reports/s from one round to the next after the hot-path rows in the same
+ * process, 30-35 M/s run alone. This step, with the drain rows in a process of their own
+ * (scripts/bench), makes each round's log land on pages that were just in use; neither alone
+ * was enough (with this step but in one process, one full run still measured 24.9 M/s for 4
+ * rings). The figure is then the drain's own cost (encoding, CRC, writev into the page cache).
+ * A long-running process that keeps writing its log pays such faults on this VM, not on a
+ * machine without page reporting. */
 static void settle_page_cache(const char *root, const char *run) {
     DIR *dir = opendir(run);
     if (dir != NULL) {
@@ -355,6 +357,17 @@ static void settle_page_cache(const char *root, const char *run) {
     unlink(path);
 }
 
+/* Initialises the library for one round of the drain or saturation rows (exits on failure),
+ * registers the "map" operator and copies the run directory into `run`. */
+static void start_round(const spoor_config *cfg, char run[4096]) {
+    if (spoor_init(cfg) != SPOOR_OK) {
+        fprintf(stderr, "init: %s\n", spoor_error_detail());
+        exit(1);
+    }
+    spoor_register_operator("map", 3, "bench.c", 7, &op_map);
+    spoor_run_dir(run, 4096);
+}
+
 static void drain_bench(const char *dir, int threads, uint32_t sink) {
     int rounds = quick ? 3 : 9;
     int per_thread = (1 << 20) / threads - 1024;
@@ -370,13 +383,8 @@ static void drain_bench(const char *dir, int threads, uint32_t sink) {
         cfg.flush_interval_ms = 60000; /* the collector waits until spoor_flush */
         cfg.sampling.mode = SPOOR_SAMPLE_ALL;
         cfg.sink = sink;
-        if (spoor_init(&cfg) != SPOOR_OK) {
-            fprintf(stderr, "init: %s\n", spoor_error_detail());
-            exit(1);
-        }
-        spoor_register_operator("map", 3, "bench.c", 7, &op_map);
         char run[4096];
-        spoor_run_dir(run, sizeof run);
+        start_round(&cfg, run);
         /* Start every round with no dirty pages from earlier rounds, so that the kernel's
          * writeback throttling of this benchmark's own backlog does not leak into the next
          * round (untimed). */
@@ -471,13 +479,8 @@ static void saturate_round(const char *dir, uint32_t policy, uint32_t ring_slots
     cfg.full_policy = policy;
     cfg.block_timeout_ms = 60000;
     cfg.sampling.mode = SPOOR_SAMPLE_ALL;
-    if (spoor_init(&cfg) != SPOOR_OK) {
-        fprintf(stderr, "init: %s\n", spoor_error_detail());
-        exit(1);
-    }
-    spoor_register_operator("map", 3, "bench.c", 7, &op_map);
     char run[4096];
-    spoor_run_dir(run, sizeof run);
+    start_round(&cfg, run);
     sync();
     pthread_barrier_t barrier;
     pthread_barrier_init(&barrier, NULL, 5);

@@ -48,29 +48,19 @@ enum RingConsumer {
         if total > firstCount {
             spoorint_copy_racing_words(scratch + firstCount * slotSize, slots, (total - firstCount) * wordsPerSlot)
         }
+        // Start at the tail as it is now (the claim below alone decides what is kept; this only
+        // saves a claim bound to fail).
         var from = spoorint_load_acquire(tailWord)
-        var outcome = Outcome(end: from)
+        var outcome: Outcome
         while true {
             // Everything was freed (and possibly written over) while it was copied.
             guard from &- copiedFrom < UInt64(total) else { return Outcome(end: from) }
-            var position = from
-            var reports = 0
-            var damaged = false
-            while position != head {
-                let header = UnsafeRawPointer(scratch + Int(position &- copiedFrom) * slotSize)
-                guard let count = ReportLayout.validatedSlotCount(header: header, availableSlots: Int(head &- position)) else {
-                    damaged = true
-                    break
-                }
-                position &+= UInt64(count)
-                reports += 1
+            outcome = walk(from: from, to: head, committedOnly: false) {
+                UnsafeRawPointer(scratch + Int($0 &- copiedFrom) * slotSize)
             }
             // A malformed report cannot come from this library's producer: skip to the head.
             var observed = from
-            if spoorint_cas_observe(tailWord, &observed, damaged ? head : position) {
-                outcome = Outcome(reports: reports, end: position, damaged: damaged)
-                break
-            }
+            if spoorint_cas_observe(tailWord, &observed, outcome.damaged ? head : outcome.end) { break }
             from = observed
         }
         guard outcome.reports > 0 else { return outcome }
@@ -84,6 +74,32 @@ enum RingConsumer {
         return outcome
     }
 
+    /// Walks the whole reports from `start` up to `head`: how many there are, where they end,
+    /// and whether a malformed header stopped the walk (`sinkError` is left nil). `header(p)` is
+    /// the address of position p's slot. With `committedOnly` (a shared ring) the walk also
+    /// stops at the first header whose kind byte is still 0: a shared ring's report is committed
+    /// once its kind byte is set (release-stored last), and from there on everything was
+    /// reserved by a producer still writing it.
+    @inline(__always)
+    static func walk(
+        from start: UInt64, to head: UInt64, committedOnly: Bool, header: (UInt64) -> UnsafeRawPointer
+    ) -> Outcome {
+        var outcome = Outcome(end: start)
+        var position = start
+        while position != head {
+            let slot = header(position)
+            if committedOnly && spoorint_load_acquire_u8((slot + ReportField.kind).assumingMemoryBound(to: UInt8.self)) == 0 { break }
+            guard let count = ReportLayout.validatedSlotCount(header: slot, availableSlots: Int(head &- position)) else {
+                outcome.damaged = true
+                break
+            }
+            position &+= UInt64(count)
+            outcome.reports += 1
+        }
+        outcome.end = position
+        return outcome
+    }
+
     static func drain(
         segment: SharedSegment, ring index: Int, from tail: UInt64, to head: UInt64, into sink: any ReportSink
     ) -> Outcome {
@@ -92,21 +108,8 @@ enum RingConsumer {
         let slots = segment.slots(index)
         let mask = capacity - 1
         let shared = segment.isShared(index)
-        var position = tail
-        var outcome = Outcome(end: tail)
-        while position != head {
-            let header = slots + Int((position & mask) << 6)
-            // A shared ring's report is committed once its kind byte is set (release-stored
-            // last); up to there everything was reserved by a producer still writing it.
-            if shared && spoorint_load_acquire_u8((header + ReportField.kind).assumingMemoryBound(to: UInt8.self)) == 0 { break }
-            guard let count = ReportLayout.validatedSlotCount(header: header, availableSlots: Int(head &- position)) else {
-                outcome.damaged = true
-                break
-            }
-            position &+= UInt64(count)
-            outcome.reports += 1
-        }
-        outcome.end = position
+        var outcome = walk(from: tail, to: head, committedOnly: shared) { UnsafeRawPointer(slots + Int(($0 & mask) << 6)) }
+        let position = outcome.end
         guard position != tail else { return outcome }
         defer {
             // Before the tail moves on, no consumed slot may keep a kind byte that the next

@@ -51,19 +51,16 @@ extension RuntimeTests {
         var expectedKept: [UInt64] = []
         var written: UInt64 = 0
         for round in 0..<3 {
-            var slots: [UInt64] = []
-            for i in 0..<(300 + round * 100) {
-                let sequence = written
+            let sequences = written..<(written + UInt64(300 + round * 100))
+            for sequence in sequences {
                 #expect(writeNumbered(thread: 0, sequence: sequence, op: op) == SPOOR_OK)
-                written += 1
-                slots.append(sequence)
-                _ = i
             }
+            written = sequences.upperBound
             // The newest reports whose slots fit in 64 (a report of n parents takes 1 slot for
             // n <= 1 and 2 for 2...4: the header holds one parent, a second slot the rest).
             var used: UInt64 = 0
             var kept: [UInt64] = []
-            for sequence in slots.reversed() {
+            for sequence in sequences.reversed() {
                 let size: UInt64 = sequence % 4 == 0 ? 1 : 2
                 if used + size > 64 { break }
                 used += size

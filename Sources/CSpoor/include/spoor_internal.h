@@ -259,12 +259,13 @@ const char *SPOOR_NONNULL spoorint_error_detail(void);
 /* ---- memory ---------------------------------------------------------------------------- */
 
 /* Copies `words` 8-byte words from ring memory that a producer may be writing over at the same
- * time (a private ring under SPOOR_FULL_OVERWRITE), then fences so that the caller's next load
- * (of the ring's tail) happens after the copy: the seqlock reader's half. Whatever part of the
- * copy lies at or beyond the tail read afterwards was not freed, hence not written over, while
- * it was copied; the rest is discarded. The racing words are read with relaxed atomic loads and
- * the function is not instrumented by ThreadSanitizer (the race is the design; the tail
- * compare-and-swap orders everything the caller keeps). Both pointers 8-byte aligned. */
+ * time (a private ring under SPOOR_FULL_OVERWRITE), then fences so that the caller's later
+ * loads of the ring's tail come after the copy. The caller keeps only what its compare-and-swap
+ * of the tail then claims: a claim from position t succeeds only if the tail was still t, so
+ * nothing at or past t had been freed, hence written over, while the copy was made. The racing
+ * words are read with relaxed atomic loads and the function is not instrumented by
+ * ThreadSanitizer (the race is the design; the claim orders everything kept). Both pointers
+ * 8-byte aligned. */
 void spoorint_copy_racing_words(void *SPOOR_NONNULL destination, const void *SPOOR_NONNULL source,
                                 size_t words);
 
