@@ -389,6 +389,7 @@ typedef struct spoor__thread {
     uint64_t own_committed;      /* on a shared ring: this thread's reports published */
     uint64_t own_dropped;        /* on a shared ring: this thread's reports lost */
     uint64_t own_sampled;        /* on a shared ring: this thread's sampled entries */
+    void *SPOOR_NULLABLE sharer; /* on a shared ring: this thread's sharer-table entry, or NULL */
 } spoor__thread;
 
 /** Private: the calling thread's state. */

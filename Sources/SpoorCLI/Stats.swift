@@ -38,7 +38,8 @@ struct Stats: ParsableCommand {
               losses        reports lost while the run went on, from the log's
                             loss records: one object per process, ring (null:
                             threads without a ring, reports refused as too
-                            large), owner thread (null: a shared ring) and
+                            large), thread (null: none, or beyond the 4096
+                            a shared ring's sharer table names) and
                             reason (ring_full, no_ring, sink_error, too_large,
                             overwritten),
                             with reports, records, first_utc, last_utc and

@@ -175,6 +175,12 @@ final class Collector: @unchecked Sendable {
     /// log accounts for (loss records with ring `LossRecord.noRing`).
     private var loggedNoRing: UInt64 = 0
     private var loggedTooLarge: UInt64 = 0
+    /// Per ring: its `dropped` at the previous pass (new drops make the collector busy).
+    private var seenDropped: [UInt64]
+    /// Per sharer-table entry: the holder it was last seen with (its `claims`) and how many of
+    /// that holder's drops the log accounts for.
+    private var sharerClaims: [UInt64] = []
+    private var loggedSharer: [UInt64] = []
 
     /// Under `SPOOR_FULL_OVERWRITE`: a ring's worth of memory that private rings' batches are
     /// copied into before they are delivered (producers may write over the ring meanwhile).
@@ -192,6 +198,7 @@ final class Collector: @unchecked Sendable {
         self.loggedFull = Array(repeating: 0, count: segment.ringCount)
         self.loggedSink = Array(repeating: 0, count: segment.ringCount)
         self.loggedOverwritten = Array(repeating: 0, count: segment.ringCount)
+        self.seenDropped = Array(repeating: 0, count: segment.ringCount)
     }
 
     deinit {
@@ -328,17 +335,24 @@ final class Collector: @unchecked Sendable {
         let now = Clock.now()
         logLoss(ring: LossRecord.noRing, .noRing, total: spoorint_load_relaxed(spoorint_no_ring_dropped_ptr()), logged: &loggedNoRing, thread: 0, now: now)
         logLoss(ring: LossRecord.noRing, .tooLarge, total: spoorint_load_relaxed(spoorint_too_large_ptr()), logged: &loggedTooLarge, thread: 0, now: now)
+        logSharerLosses(now: now)
         for index in 0..<ringCount {
             let ring = segment.ring(index)
             // Losses first, so that the log says what a ring lost before the batch after it.
-            let owner = segment.isShared(index) ? 0 : UInt32(truncatingIfNeeded: spoorint_load_relaxed(RingField.word(ring, RingField.ownerTID)))
+            let shared = segment.isShared(index)
+            let owner = shared ? 0 : UInt32(truncatingIfNeeded: spoorint_load_relaxed(RingField.word(ring, RingField.ownerTID)))
             // dropped, then overwritten: the producer counts in the other order, so the ring-full
             // part derived here never includes an overwritten report.
             let dropped = spoorint_load_acquire(RingField.word(ring, RingField.dropped))
             let overwritten = spoorint_load_acquire(RingField.word(ring, RingField.overwritten))
-            if dropped != loggedFull[index] &+ loggedOverwritten[index] { pass.busy = true }
-            logLoss(ring: UInt32(index), .ringFull, total: dropped > overwritten ? dropped &- overwritten : 0,
-                    logged: &loggedFull[index], thread: owner, now: now)
+            if dropped != seenDropped[index] { pass.busy = true }
+            seenDropped[index] = dropped
+            // A shared ring's drops are logged per thread from the sharer table; what is left
+            // here is those of threads that found the table full (logged with no thread).
+            let full = shared
+                ? spoorint_load_acquire(RingField.word(ring, RingField.unlistedDropped))
+                : (dropped > overwritten ? dropped &- overwritten : 0)
+            logLoss(ring: UInt32(index), .ringFull, total: full, logged: &loggedFull[index], thread: owner, now: now)
             logLoss(ring: UInt32(index), .overwritten, total: overwritten, logged: &loggedOverwritten[index], thread: owner, now: now)
             logLoss(ring: UInt32(index), .sinkError, total: sinkLost[index], logged: &loggedSink[index], thread: owner, now: now)
             let tailWord = RingField.word(ring, RingField.tail)
@@ -385,6 +399,37 @@ final class Collector: @unchecked Sendable {
             }
         }
         return pass
+    }
+
+    /// Logs the new drops of every thread in the sharer table (threads on shared rings) as
+    /// ring-full losses of its ring with its thread id, and frees the entries of threads that
+    /// exited once their last drops are in the log.
+    private func logSharerLosses(now: UInt64) {
+        let used = segment.sharerCount
+        if sharerClaims.count < used {
+            sharerClaims += Array(repeating: 0, count: used - sharerClaims.count)
+            loggedSharer += Array(repeating: 0, count: used - loggedSharer.count)
+        }
+        for index in 0..<used {
+            let entry = segment.sharer(index)
+            let stateWord = RingField.word(entry, SharerField.state)
+            let state = spoorint_load_acquire(stateWord)
+            guard state == UInt64(SPOORINT_SHARER_ATTACHED) || state == UInt64(SPOORINT_SHARER_DETACHED) else { continue }
+            let claims = spoorint_load_relaxed(RingField.word(entry, SharerField.claims))
+            if claims != sharerClaims[index] {
+                sharerClaims[index] = claims
+                loggedSharer[index] = 0
+            }
+            let ring = spoorint_load_relaxed(RingField.word(entry, SharerField.ring))
+            let dropped = spoorint_load_acquire(RingField.word(entry, SharerField.dropped))
+            if ring < UInt64(segment.ringCount) {
+                let tid = UInt32(truncatingIfNeeded: spoorint_load_relaxed(RingField.word(entry, SharerField.tid)))
+                logLoss(ring: UInt32(ring), .ringFull, total: dropped, logged: &loggedSharer[index], thread: tid, now: now)
+            }
+            if state == UInt64(SPOORINT_SHARER_DETACHED) && (loggedSharer[index] == dropped || ring >= UInt64(segment.ringCount)) {
+                _ = spoorint_cas(stateWord, UInt64(SPOORINT_SHARER_DETACHED), UInt64(SPOORINT_SHARER_FREE))
+            }
+        }
     }
 
     /// Writes a loss record if `total` moved past what the log accounts for.

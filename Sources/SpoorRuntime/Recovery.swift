@@ -13,8 +13,10 @@ public struct RecoverySummary: Sendable {
     public var runDirectory: String
     /// Reports drained from the segment.
     public var reports: Int
-    /// Reports the owner's collector had drained into the log over the run, before it died
-    /// (the segment's counters less `reports`; 0 if the counters say less).
+    /// Reports of this run the log already held, drained by the owner's collector before it
+    /// died (counted in the log, not from the segment's `drained` counters: a process killed
+    /// after a batch reached the log and before its counter moved has that batch in the log
+    /// and not in the counter).
     public var drainedByCollector: UInt64
     /// Rings holding a malformed report header, or a range that is not a ring's (the rest of
     /// such a ring is skipped).
@@ -95,6 +97,7 @@ public enum SegmentRecovery {
         let access = directory.accessPath
 
         var loggedEnd: [UInt32: UInt64] = [:]
+        var loggedBefore: UInt64 = 0
         var nextSegment: UInt32 = 0
         let reader = LogReader(directory: access)
         if let paths = try? reader.segmentPaths(), !paths.isEmpty {
@@ -110,8 +113,9 @@ public enum SegmentRecovery {
                 switch entry {
                 case .segment(let segmentHeader):
                     inThisRun = segmentHeader.identity.runID == runID
-                case .reports(let ring, _, let end, _) where inThisRun:
+                case .reports(let ring, _, let end, let batch) where inThisRun:
                     loggedEnd[ring] = loggedEnd[ring].map { max($0, end) } ?? end
+                    loggedBefore &+= UInt64(batch.count)
                 default:
                     break
                 }
@@ -138,7 +142,7 @@ public enum SegmentRecovery {
         let recovered = UInt64(outcome.reports)
         return RecoverySummary(
             runDirectory: directory.displayPath, reports: outcome.reports,
-            drainedByCollector: stats.drained >= recovered ? stats.drained - recovered : 0,
+            drainedByCollector: loggedBefore,
             damagedRings: outcome.damagedRings, invalidReports: outcome.invalidReports)
     }
 }

@@ -208,6 +208,13 @@ enum RingProducer {
         let cause: StaticString
         if let ring = thread.pointee.ring {
             if thread.pointee.state_flags & sharedRing != 0 {
+                // The thread's own count in the sharer table first (the log's per-thread loss
+                // records come from it), then the ring's, which every sharer adds to.
+                if let sharer = thread.pointee.sharer {
+                    spoorint_bump(RingField.word(sharer, SharerField.dropped), 1)
+                } else {
+                    spoorint_add_relaxed(RingField.word(ring, RingField.unlistedDropped), 1)
+                }
                 spoorint_add_relaxed(RingField.word(ring, RingField.dropped), 1)
                 thread.pointee.own_dropped &+= 1
                 cause = "report dropped: the shared ring this thread writes into was full (threads beyond max_threads share rings; raise max_threads or ring_slots)"

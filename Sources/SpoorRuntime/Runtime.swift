@@ -54,6 +54,7 @@ final class Runtime: @unchecked Sendable {
             spoorint_bump(RingField.word(ring, RingField.takes), 1)
             install(index, into: thread)
             thread.pointee.state_flags &= ~RingProducer.sharedRing
+            thread.pointee.sharer = nil
             thread.pointee.base_committed = spoorint_load_relaxed(RingField.word(ring, RingField.committed))
             thread.pointee.base_dropped = spoorint_load_relaxed(RingField.word(ring, RingField.dropped))
             thread.pointee.base_sampled = spoorint_load_relaxed(RingField.word(ring, RingField.sampled))
@@ -83,6 +84,29 @@ final class Runtime: @unchecked Sendable {
         thread.pointee.own_committed = 0
         thread.pointee.own_dropped = 0
         thread.pointee.own_sampled = 0
+        thread.pointee.sharer = claimSharer(tid: thread.pointee.tid, ring: index)
+    }
+
+    /// Claims the lowest free entry of the sharer table for a thread attaching to shared ring
+    /// `ring`, or returns nil if all SPOORINT_SHARER_CAPACITY are held (the thread's drops are
+    /// then counted in the ring's `unlisted_dropped`). Only the collector frees an entry, and only
+    /// once it has logged the drops of the thread that held it. Caller holds `Lifecycle.lock`.
+    private func claimSharer(tid: UInt32, ring: Int) -> UnsafeMutableRawPointer? {
+        let countWord = (UnsafeMutableRawPointer(segment.header) + HeaderField.sharerCount).assumingMemoryBound(to: UInt64.self)
+        let used = segment.sharerCount
+        for index in 0..<min(used + 1, Int(SPOORINT_SHARER_CAPACITY)) {
+            let entry = segment.sharer(index)
+            let state = RingField.word(entry, SharerField.state)
+            guard spoorint_load_acquire(state) == UInt64(SPOORINT_SHARER_FREE) else { continue }
+            spoorint_store_relaxed(RingField.word(entry, SharerField.tid), UInt64(tid))
+            spoorint_store_relaxed(RingField.word(entry, SharerField.ring), UInt64(ring))
+            spoorint_store_relaxed(RingField.word(entry, SharerField.dropped), 0)
+            spoorint_bump(RingField.word(entry, SharerField.claims), 1)
+            spoorint_store_release(state, UInt64(SPOORINT_SHARER_ATTACHED))
+            if index == used { spoorint_store_release(countWord, UInt64(used + 1)) }
+            return entry
+        }
+        return nil
     }
 
     private func install(_ index: Int, into thread: UnsafeMutablePointer<spoor__thread>) {
@@ -313,6 +337,7 @@ enum Lifecycle {
             thread.pointee.generation = generation
             thread.pointee.ring = nil
             thread.pointee.slots = nil
+            thread.pointee.sharer = nil
             thread.pointee.ring_index = UInt32.max
             thread.pointee.lost_no_ring = 0
             thread.pointee.tid = spoorint_gettid()
@@ -351,12 +376,18 @@ enum Lifecycle {
         if let runtime = current, runtime.generation == thread.pointee.generation, let ring = thread.pointee.ring {
             if thread.pointee.state_flags & RingProducer.sharedRing != 0 {
                 spoorint_sub_relaxed(RingField.word(ring, RingField.sharers), 1)
+                if let sharer = thread.pointee.sharer {
+                    // The release orders the thread's last drop count before the collector's
+                    // acquire of the state, which then logs it and frees the entry.
+                    spoorint_store_release(RingField.word(sharer, SharerField.state), UInt64(SPOORINT_SHARER_DETACHED))
+                }
             } else {
                 spoorint_store_release(RingField.word(ring, RingField.state), UInt64(SPOORINT_RING_ORPHANED))
             }
         }
         thread.pointee.ring = nil
         thread.pointee.slots = nil
+        thread.pointee.sharer = nil
         thread.pointee.generation = 0
     }
 }

@@ -12,6 +12,7 @@ import SpoorSupport
 struct SegmentLayout {
     let ringTableOffset: Int
     let operatorTableOffset: Int
+    let sharerTableOffset: Int
     let ringDataOffset: Int
     let totalSize: Int
 
@@ -19,7 +20,9 @@ struct SegmentLayout {
         ringTableOffset = Int(SPOORINT_HEADER_SIZE)
         operatorTableOffset = ringTableOffset
             + SharedSegment.roundUp(ringCount * SharedSegment.ringDescriptorSize, SharedSegment.pageSize)
-        ringDataOffset = operatorTableOffset + Int(SPOOR_MAX_OPERATORS) * SharedSegment.operatorEntrySize
+        sharerTableOffset = SharedSegment.roundUp(
+            operatorTableOffset + Int(SPOOR_MAX_OPERATORS) * SharedSegment.operatorEntrySize, SharedSegment.pageSize)
+        ringDataOffset = sharerTableOffset + Int(SPOORINT_SHARER_CAPACITY) * SharedSegment.sharerEntrySize
         totalSize = ringDataOffset + ringCount * ringSlots * Int(SPOORINT_SLOT_SIZE)
     }
 }
@@ -44,6 +47,7 @@ final class SharedSegment: @unchecked Sendable {
     let ringSlots: Int
     let ringTableOffset: Int
     let operatorTableOffset: Int
+    let sharerTableOffset: Int
     let ringDataOffset: Int
     private(set) var descriptor: Int32
     private let owner: Bool
@@ -54,6 +58,7 @@ final class SharedSegment: @unchecked Sendable {
 
     static let ringDescriptorSize = MemoryLayout<spoorint_shm_ring>.size
     static let operatorEntrySize = MemoryLayout<spoorint_shm_operator>.size
+    static let sharerEntrySize = MemoryLayout<spoorint_shm_sharer>.size
     static let pageSize = 4096
 
     static func roundUp(_ value: Int, _ multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }
@@ -80,6 +85,7 @@ final class SharedSegment: @unchecked Sendable {
         let layout = SegmentLayout(ringCount: ringCount, ringSlots: ringSlots)
         self.ringTableOffset = layout.ringTableOffset
         self.operatorTableOffset = layout.operatorTableOffset
+        self.sharerTableOffset = layout.sharerTableOffset
         self.ringDataOffset = layout.ringDataOffset
         self.descriptor = descriptor
         self.owner = owner
@@ -126,6 +132,9 @@ final class SharedSegment: @unchecked Sendable {
         header.pointee.operator_table_offset = UInt64(segment.operatorTableOffset)
         header.pointee.operator_capacity = SPOOR_MAX_OPERATORS
         header.pointee.operator_entry_size = UInt32(operatorEntrySize)
+        header.pointee.sharer_table_offset = UInt64(segment.sharerTableOffset)
+        header.pointee.sharer_capacity = SPOORINT_SHARER_CAPACITY
+        header.pointee.sharer_entry_size = UInt32(sharerEntrySize)
         header.pointee.created_realtime_ns = realtimeNanos()
         header.pointee.created_monotonic_ns = monotonicNanos()
         header.pointee.run_id = runID
@@ -140,6 +149,18 @@ final class SharedSegment: @unchecked Sendable {
         // The magic goes last: a reader that sees it sees a complete header.
         spoorint_store_release(mapped.assumingMemoryBound(to: UInt64.self), SPOORINT_SHM_MAGIC)
         return segment
+    }
+
+    /// Entry `index` of the sharer table.
+    @inline(__always)
+    func sharer(_ index: Int) -> UnsafeMutableRawPointer {
+        base + sharerTableOffset + index * Self.sharerEntrySize
+    }
+
+    /// Sharer entries ever claimed (the collector scans only these).
+    var sharerCount: Int {
+        let word = (UnsafeMutableRawPointer(header) + HeaderField.sharerCount).assumingMemoryBound(to: UInt64.self)
+        return Int(min(spoorint_load_acquire(word), UInt64(SPOORINT_SHARER_CAPACITY)))
     }
 
     /// Descriptor of ring `index`.
@@ -328,6 +349,9 @@ final class ForeignSegment {
             (layout.ringTableOffset, layout.operatorTableOffset, layout.ringDataOffset)
         guard copy.ring_table_offset == UInt64(ringTableOffset),
               copy.operator_table_offset == UInt64(operatorTableOffset),
+              copy.sharer_table_offset == UInt64(layout.sharerTableOffset),
+              copy.sharer_capacity == SPOORINT_SHARER_CAPACITY,
+              copy.sharer_entry_size == UInt32(SharedSegment.sharerEntrySize),
               copy.ring_data_offset == UInt64(ringDataOffset)
         else {
             throw refuse("\(name) has inconsistent table offsets")
@@ -457,7 +481,17 @@ enum ReportField {
 enum HeaderField {
     static var operatorCount: Int { SPOORINT_SHM_OPERATOR_COUNT_OFFSET }
     static var state: Int { SPOORINT_SHM_STATE_OFFSET }
+    static var sharerCount: Int { SPOORINT_SHM_SHARER_COUNT_OFFSET }
     static var runDirectory: Int { SPOORINT_SHM_RUN_DIR_OFFSET }
+}
+
+/// Byte offsets of `spoorint_shm_sharer` fields (`offsetof` in spoor_internal.h).
+enum SharerField {
+    static var state: Int { SPOORINT_SHARER_STATE_OFFSET }
+    static var tid: Int { SPOORINT_SHARER_TID_OFFSET }
+    static var ring: Int { SPOORINT_SHARER_RING_OFFSET }
+    static var claims: Int { SPOORINT_SHARER_CLAIMS_OFFSET }
+    static var dropped: Int { SPOORINT_SHARER_DROPPED_OFFSET }
 }
 
 /// Byte offsets of `spoorint_shm_ring` fields: `offsetof` in spoor_internal.h, imported as
@@ -473,6 +507,7 @@ enum RingField {
     static var dropped: Int { SPOORINT_RING_DROPPED_OFFSET }
     static var sampled: Int { SPOORINT_RING_SAMPLED_OFFSET }
     static var overwritten: Int { SPOORINT_RING_OVERWRITTEN_OFFSET }
+    static var unlistedDropped: Int { SPOORINT_RING_UNLISTED_DROPPED_OFFSET }
     static var tail: Int { SPOORINT_RING_TAIL_OFFSET }
     static var drained: Int { SPOORINT_RING_DRAINED_OFFSET }
     static var batches: Int { SPOORINT_RING_BATCHES_OFFSET }

@@ -24,7 +24,8 @@ struct SegmentImage {
         self.ownerPID = ownerPID
         ringTableOffset = Int(SPOORINT_HEADER_SIZE)
         let operatorTableOffset = ringTableOffset + SharedSegment.roundUp(ringCount * 192, 4096)
-        ringDataOffset = operatorTableOffset + Int(SPOOR_MAX_OPERATORS) * 512
+        let sharerTableOffset = operatorTableOffset + Int(SPOOR_MAX_OPERATORS) * 512
+        ringDataOffset = sharerTableOffset + 4096 * 64
         put(SPOORINT_SHM_MAGIC, at: 0)
         put32(SPOORINT_SHM_LAYOUT_VERSION, at: 8)
         put32(SPOORINT_HEADER_SIZE, at: 12)
@@ -40,6 +41,9 @@ struct SegmentImage {
         put32(512, at: 68)
         put(runID, at: 96)
         put(UInt64(SPOORINT_SEGMENT_RUNNING), at: 104)
+        put(UInt64(sharerTableOffset), at: 112)
+        put32(4096, at: 120)
+        put32(64, at: 124)
         for (index, byte) in runDirectory.utf8.enumerated() { bytes[1024 + index] = byte }
     }
 
@@ -133,7 +137,7 @@ private func shmName(_ tag: String) -> String { "/spoor-recovery-test-\(tag)-\(g
 
 @Suite("Recovery of crafted segments", .serialized)
 struct RecoveryTests {
-    @Test("counters near 2^63 and 2^64 in the segment do not trap; drained_by_collector saturates")
+    @Test("counters near 2^63 and 2^64 in the segment do not trap")
     func hugeCounters() throws {
         var image = SegmentImage()
         image.append(ring: 0, [SegmentImage.report(id: 1, parents: [7]), SegmentImage.report(id: 2, parents: [8]),
@@ -150,8 +154,9 @@ struct RecoveryTests {
         let out = temporaryDirectory()
         let summary = try SegmentRecovery.recover(name: name, outputDirectory: out, force: true, keepSegment: false)
         #expect(summary.reports == 3)
-        // drained = (2^63 - 1 + 3) + (2^64 - 1) wraps to 2^63 + 1; less the 3 recovered.
-        #expect(summary.drainedByCollector == (UInt64(Int64.max) &+ 3 &+ UInt64.max) - 3)
+        // drained_by_collector comes from the log, which held nothing of this run, whatever the
+        // segment's counters claim.
+        #expect(summary.drainedByCollector == 0)
         #expect(try readBack(out).map(\.id) == [1, 2, 3])
     }
 

@@ -17,7 +17,7 @@
 /* ---- shared-memory segment ------------------------------------------------------------ */
 
 #define SPOORINT_SHM_MAGIC 0x4d4853524f4f5053ULL /* "SPOORSHM" read as little-endian bytes */
-#define SPOORINT_SHM_LAYOUT_VERSION 2u /* 2: shared rings */
+#define SPOORINT_SHM_LAYOUT_VERSION 3u /* 2: shared rings; 3: the sharer table */
 #define SPOORINT_SLOT_SIZE 64u
 #define SPOORINT_HEADER_SIZE 4096u
 #define SPOORINT_RUN_DIR_CAPACITY 3072u
@@ -46,7 +46,12 @@ typedef struct spoorint_shm_header {
     uint64_t created_monotonic_ns;  /*  88 */
     uint64_t run_id;                /*  96 */
     uint64_t state;                 /* 104: SPOORINT_SEGMENT_* */
-    uint8_t reserved[1024 - 112];   /* 112 */
+    uint64_t sharer_table_offset;   /* 112 */
+    uint32_t sharer_capacity;       /* 120 */
+    uint32_t sharer_entry_size;     /* 124 */
+    uint64_t sharer_count;          /* 128: entries ever claimed (a high-water mark), release-
+                                               published after the entry is written */
+    uint8_t reserved[1024 - 136];   /* 136 */
     char run_dir[SPOORINT_RUN_DIR_CAPACITY]; /* 1024: NUL-terminated log run directory */
 } spoorint_shm_header;
 
@@ -57,10 +62,12 @@ enum {
     SPOORINT_SHM_MAGIC_OFFSET = offsetof(spoorint_shm_header, magic),
     SPOORINT_SHM_OPERATOR_COUNT_OFFSET = offsetof(spoorint_shm_header, operator_count),
     SPOORINT_SHM_STATE_OFFSET = offsetof(spoorint_shm_header, state),
+    SPOORINT_SHM_SHARER_COUNT_OFFSET = offsetof(spoorint_shm_header, sharer_count),
     SPOORINT_SHM_RUN_DIR_OFFSET = offsetof(spoorint_shm_header, run_dir),
 };
 _Static_assert(offsetof(spoorint_shm_header, operator_count) == 72, "operator_count");
 _Static_assert(offsetof(spoorint_shm_header, state) == 104, "state");
+_Static_assert(offsetof(spoorint_shm_header, sharer_count) == 128, "sharer_count");
 _Static_assert(offsetof(spoorint_shm_header, run_dir) == 1024, "run_dir");
 
 /* Ring states (spoorint_shm_ring.state). */
@@ -99,7 +106,9 @@ typedef struct spoorint_shm_ring {
     uint64_t sampled;     /*  88 */
     uint64_t overwritten; /*  96: reports freed by the producer under SPOOR_FULL_OVERWRITE (each
                                   also moved from committed to dropped) */
-    uint64_t pad1[3];
+    uint64_t unlisted_dropped; /* 104: shared: the part of `dropped` lost by threads that found
+                                  the sharer table full (the rest is in their sharer entries) */
+    uint64_t pad1[2];
     /* line 2: written by the consumer only */
     uint64_t tail;        /* 128: release-published after the batch reached the sink */
     uint64_t drained;     /* 136 */
@@ -123,6 +132,7 @@ enum {
     SPOORINT_RING_DROPPED_OFFSET = offsetof(spoorint_shm_ring, dropped),
     SPOORINT_RING_SAMPLED_OFFSET = offsetof(spoorint_shm_ring, sampled),
     SPOORINT_RING_OVERWRITTEN_OFFSET = offsetof(spoorint_shm_ring, overwritten),
+    SPOORINT_RING_UNLISTED_DROPPED_OFFSET = offsetof(spoorint_shm_ring, unlisted_dropped),
     SPOORINT_RING_TAIL_OFFSET = offsetof(spoorint_shm_ring, tail),
     SPOORINT_RING_DRAINED_OFFSET = offsetof(spoorint_shm_ring, drained),
     SPOORINT_RING_BATCHES_OFFSET = offsetof(spoorint_shm_ring, batches),
@@ -132,6 +142,36 @@ _Static_assert(offsetof(spoorint_shm_ring, flags) == 24, "flags");
 _Static_assert(offsetof(spoorint_shm_ring, sharers) == 32, "sharers");
 _Static_assert(offsetof(spoorint_shm_ring, head) == 64, "head");
 _Static_assert(offsetof(spoorint_shm_ring, tail) == 128, "tail");
+
+/* The sharer table: one entry per thread attached to a shared ring, so that the log can say which
+ * thread lost what (a shared ring's own `dropped` counts every producer together). A thread
+ * claims the lowest free entry when it attaches (under the library lock) and marks it detached
+ * when it exits; the collector logs each entry's new drops every pass and frees a detached entry
+ * once its last drops are in the log. A thread that finds the table full counts its drops in its
+ * ring's `unlisted_dropped`, which the log records with no thread. */
+#define SPOORINT_SHARER_CAPACITY 4096u
+#define SPOORINT_SHARER_FREE 0u
+#define SPOORINT_SHARER_ATTACHED 1u
+#define SPOORINT_SHARER_DETACHED 2u /* its thread exited: free once its drops are logged */
+
+typedef struct spoorint_shm_sharer {
+    uint64_t state;   /*  0: SPOORINT_SHARER_*, release-stored after the fields below */
+    uint64_t tid;     /*  8: the thread */
+    uint64_t ring;    /* 16: the shared ring it writes into */
+    uint64_t claims;  /* 24: how many threads have held this entry (tells one holder from the next) */
+    uint64_t dropped; /* 32: written by the thread only: its reports the ring had no room for */
+    uint64_t pad[3];
+} spoorint_shm_sharer;
+
+_Static_assert(sizeof(spoorint_shm_sharer) == 64, "sharer entry size");
+
+enum {
+    SPOORINT_SHARER_STATE_OFFSET = offsetof(spoorint_shm_sharer, state),
+    SPOORINT_SHARER_TID_OFFSET = offsetof(spoorint_shm_sharer, tid),
+    SPOORINT_SHARER_RING_OFFSET = offsetof(spoorint_shm_sharer, ring),
+    SPOORINT_SHARER_CLAIMS_OFFSET = offsetof(spoorint_shm_sharer, claims),
+    SPOORINT_SHARER_DROPPED_OFFSET = offsetof(spoorint_shm_sharer, dropped),
+};
 
 typedef struct spoorint_shm_operator {
     uint16_t name_len;

@@ -89,9 +89,8 @@ public func spoorFuzzSegment(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
         let ringSlots = 64 << Int(reader.byte() % 5)
         let (_, total) = SharedSegment.layoutSize(ringCount: ringCount, ringSlots: ringSlots)
         precondition(ftruncate(fd, off_t(total)) == 0)
-        let ringTableOffset = Int(SPOORINT_HEADER_SIZE)
-        let operatorTableOffset = ringTableOffset + SharedSegment.roundUp(ringCount * SharedSegment.ringDescriptorSize, SharedSegment.pageSize)
-        let ringDataOffset = operatorTableOffset + Int(SPOOR_MAX_OPERATORS) * SharedSegment.operatorEntrySize
+        let layout = SegmentLayout(ringCount: ringCount, ringSlots: ringSlots)
+        let (ringTableOffset, operatorTableOffset, ringDataOffset) = (layout.ringTableOffset, layout.operatorTableOffset, layout.ringDataOffset)
         var header = spoorint_shm_header()
         header.magic = SPOORINT_SHM_MAGIC
         header.layout_version = SPOORINT_SHM_LAYOUT_VERSION
@@ -106,6 +105,9 @@ public func spoorFuzzSegment(_ data: UnsafePointer<UInt8>?, _ size: Int) -> Int3
         header.operator_table_offset = UInt64(operatorTableOffset)
         header.operator_capacity = SPOOR_MAX_OPERATORS
         header.operator_entry_size = UInt32(SharedSegment.operatorEntrySize)
+        header.sharer_table_offset = UInt64(layout.sharerTableOffset)
+        header.sharer_capacity = SPOORINT_SHARER_CAPACITY
+        header.sharer_entry_size = UInt32(SharedSegment.sharerEntrySize)
         header.run_id = 0x1234_5678_9abc_def0
         header.state = UInt64(SPOORINT_SEGMENT_RUNNING)
         var patches: [(Int, UInt8)] = []
