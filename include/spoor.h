@@ -275,6 +275,25 @@ int spoor_shutdown(void);
 int spoor_flush(uint32_t timeout_ms);
 
 /**
+ * Drain what dead processes left in shared memory: every segment of the calling user that still
+ * says running, whose run directory lies under `log_root`, and whose process is gone (killed with
+ * SIGKILL, crashed; a pid reused by another process counts as gone: it does not map the segment)
+ * is drained into its own run directory, as `spoor recover NAME` would, and unlinked. Segments of
+ * live processes, of other users and of other log roots are left alone; two processes sweeping
+ * at once never drain one segment twice (a file lock). spoor_init and spoor_shutdown do this for
+ * their own log root, so a worker killed mid-run loses nothing it had committed once any process
+ * logging under the same root starts or stops (and `spoor dump`/`spoor stats` over the directory
+ * do it too).
+ * `log_root` is `log_root_len` bytes (no NUL needed); NULL with 0: the running instance's log
+ * root, or "spoor-traces". `*out_reports` (may be NULL) receives the reports recovered.
+ * Returns the number of segments recovered (>= 0), or SPOOR_E_INVALID_ARGUMENT (NULL with a
+ * length, a length of 0 or above 4095, a NUL byte). Works without spoor_init; thread-safe; it
+ * reads /dev/shm and writes log files, so it is not async-signal-safe.
+ */
+int spoor_recover_dead(const char *SPOOR_NULLABLE log_root, size_t log_root_len,
+                       uint64_t *SPOOR_NULLABLE out_reports);
+
+/**
  * Copy the current run directory (where the log sink writes) into `buf`, NUL-terminated; the
  * empty string under SPOOR_SINK_NONE.
  * Returns the path length (>= 0) or SPOOR_E_NOT_INITIALIZED, SPOOR_E_INVALID_ARGUMENT (NULL
@@ -584,6 +603,17 @@ static inline int spoor_poke(uint64_t id, uint32_t op, uint32_t event, uint64_t 
     if (SPOOR_LIKELY(id == 0)) return SPOOR_OK;
     return spoor__poke_slow(&spoor__tls, id, op, event, timestamp_ns);
 }
+
+/**
+ * Poke with an attachment: as spoor_poke, and the report carries `attrs` (an error event with
+ * the exception's type and message, a custom event's details). If `id` is 0 returns SPOOR_OK
+ * and reads nothing. `attrs` is read during the call only.
+ * Returns SPOOR_OK, SPOOR_DROPPED, or SPOOR_E_NOT_INITIALIZED, SPOOR_E_INVALID_ARGUMENT (event 0
+ * or > 65535, NULL attrs with n_attrs > 0, an empty key), SPOOR_E_ATTACHMENT_TOO_LARGE,
+ * SPOOR_E_REPORT_TOO_LARGE. Thread-safe; not inline (a call into the library).
+ */
+int spoor_poke_ex(uint64_t id, uint32_t op, uint32_t event, uint64_t timestamp_ns,
+                  const spoor_attr *SPOOR_NULLABLE attrs, size_t n_attrs);
 
 /**
  * Set the partition (task, split, operator instance) the calling thread works on; every report

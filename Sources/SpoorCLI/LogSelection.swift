@@ -1,5 +1,6 @@
 import ArgumentParser
 import SpoorLog
+import SpoorRuntime
 
 /// The log a command reads: a path and the runs selected in it.
 struct LogSelection: ParsableArguments {
@@ -15,9 +16,21 @@ struct LogSelection: ParsableArguments {
             valueName: "name"))
     var runs: [String] = []
 
-    /// The selected runs, in name order; throws (with a message) if there are none.
+    @Flag(name: .customLong("no-recover"), help: "Do not first drain what dead processes left in shared memory for this directory.")
+    var noRecover = false
+
+    /// The selected runs, in name order; throws (with a message) if there are none. First drains
+    /// the shared-memory segments of dead processes that logged here (a worker killed with
+    /// SIGKILL), so that the runs read are whole; says so on standard error.
     func selectedRuns() throws -> [LogRun] {
-        try LogRoot.runs(at: directory, selecting: runs)
+        if !noRecover {
+            let swept = SegmentRecovery.recoverDead(under: directory)
+            if swept.segments > 0 {
+                warn("recovered \(swept.reports) reports from \(swept.segments) segment\(swept.segments == 1 ? "" : "s") of dead processes")
+            }
+            for failure in swept.failures { warn("could not recover \(failure)") }
+        }
+        return try LogRoot.runs(at: directory, selecting: runs)
     }
 }
 

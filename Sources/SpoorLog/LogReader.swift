@@ -110,7 +110,7 @@ public struct LogReader: Sendable {
         try LogRoot.runs(at: path).map(\.directory)
     }
 
-    static func listDirectory(_ path: String) throws -> [String] {
+    package static func listDirectory(_ path: String) throws -> [String] {
         // opendir opens with O_NONBLOCK | O_DIRECTORY: a FIFO here fails instead of blocking.
         guard let dir = opendir(path) else {
             throw LogError("cannot open directory \(path): \(String(cString: strerror(errno)))")

@@ -52,12 +52,35 @@ public func spoor_abi_version() -> UInt32 {
 
 @c @implementation
 public func spoor_init_abi(_ abiVersion: UInt32, _ config: UnsafePointer<spoor_config>?) -> Int32 {
-    Lifecycle.initialize(abiVersion: abiVersion, config: config)
+    let status = Lifecycle.initialize(abiVersion: abiVersion, config: config)
+    if status == Status.ok, let root = Lifecycle.logRootToSweep() { _ = SegmentRecovery.recoverDead(under: root) }
+    return status
 }
 
 @c @implementation
 public func spoor_shutdown() -> Int32 {
-    Lifecycle.shutdown()
+    let root = Lifecycle.logRootToSweep()
+    let status = Lifecycle.shutdown()
+    if let root { _ = SegmentRecovery.recoverDead(under: root) }
+    return status
+}
+
+@c @implementation
+public func spoor_recover_dead(_ logRoot: UnsafePointer<CChar>?, _ length: Int, _ outReports: UnsafeMutablePointer<UInt64>?) -> Int32 {
+    outReports?.pointee = 0
+    let root: String
+    if let logRoot {
+        guard length > 0, cSize(length) < 4096 else { return fail(Status.invalidArgument, "log_root_len \(cSize(length)) is not in [1, 4095]") }
+        let bytes = UnsafeRawBufferPointer(start: logRoot, count: length)
+        guard !bytes.contains(0) else { return fail(Status.invalidArgument, "log_root contains a NUL byte") }
+        root = String(decoding: bytes, as: UTF8.self)
+    } else {
+        guard length == 0 else { return fail(Status.invalidArgument, "log_root is NULL with a length") }
+        root = Lifecycle.logRootToSweep() ?? RuntimeConfiguration.defaultLogRoot
+    }
+    let summary = SegmentRecovery.recoverDead(under: root)
+    outReports?.pointee = UInt64(summary.reports)
+    return Int32(clamping: summary.segments)
 }
 
 @c @implementation
@@ -289,6 +312,29 @@ public func spoor__poke_slow(
     return RingProducer.writeSingleSlot(
         thread, id: id, parent: 0, keyHash: 0, start: 0, end: timestamp != 0 ? timestamp : Clock.now(), op: op,
         parentCount: 0, kind: SPOORINT_KIND_POKE, aux: event)
+}
+
+@c @implementation
+public func spoor_poke_ex(
+    _ id: UInt64, _ op: UInt32, _ event: UInt32, _ timestamp: UInt64,
+    _ attrs: UnsafePointer<spoor_attr>?, _ attributeCount: Int
+) -> Int32 {
+    guard id != 0 else { return Status.ok }
+    guard event >= 1, event <= 65_535 else { return fail(Status.invalidArgument, "event \(event) is not in [1, 65535]") }
+    let attachLength = RingProducer.attachmentLength(attrs, count: attributeCount)
+    guard attachLength >= 0 else { return Int32(attachLength) }
+    let thread = spoorint_thread_state()
+    let ready = RingProducer.ready(thread)
+    guard ready == Status.ok else { return ready == Status.dropped ? RingProducer.drop(thread) : ready }
+    let end = timestamp != 0 ? timestamp : Clock.now()
+    guard attachLength > 0 else {
+        return RingProducer.writeSingleSlot(
+            thread, id: id, parent: 0, keyHash: 0, start: 0, end: end, op: op, parentCount: 0, kind: SPOORINT_KIND_POKE, aux: event)
+    }
+    return RingProducer.writeGeneral(
+        thread, kind: SPOORINT_KIND_POKE, flags: 0, id: id, parents: nil, parentCount: 0, trackedParents: 0,
+        keyHash: 0, start: 0, end: end, op: op, aux: event, attributes: attrs, attributeCount: attributeCount,
+        attachLength: attachLength)
 }
 
 // MARK: - Folds

@@ -23,7 +23,9 @@ enum ClockChoice: Sendable { case automatic, monotonic }
 
 /// A validated configuration: `spoor_config` with defaults and environment overrides applied.
 struct RuntimeConfiguration: Sendable {
-    var logRoot = "spoor-traces"
+    /// The log root when neither log_dir nor SPOOR_DIR names one.
+    static let defaultLogRoot = "spoor-traces"
+    var logRoot = RuntimeConfiguration.defaultLogRoot
     var sharedMemoryName: String?
     var ringSlots = 16_384
     var maxThreads = 64

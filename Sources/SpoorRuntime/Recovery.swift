@@ -67,7 +67,15 @@ public enum SegmentRecovery {
         } catch {
             throw Failure(description: error.message)
         }
-        let header = segment.header
+        // One recoverer at a time (a process sweeping its log root, `spoor dump`, `spoor recover`):
+        // the lock is the segment file's, released when `segment` closes it.
+        guard flock(segment.descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            throw Failure(description: "\(name) is being recovered by another process")
+        }
+        var header = segment.header
+        // Another recoverer may have finished between the header's copy and the lock.
+        var current: UInt64 = 0
+        if segment.read(into: &current, count: 8, at: HeaderField.state) { header.state = current }
         let state = header.state
         guard state == UInt64(SPOORINT_SEGMENT_RUNNING) else {
             throw Failure(description: "\(name) was already \(state == UInt64(SPOORINT_SEGMENT_CLOSED) ? "closed cleanly" : "recovered")")
@@ -139,7 +147,6 @@ public enum SegmentRecovery {
         try sink.close(CloseStatistics(closing))
         segment.write(word: UInt64(SPOORINT_SEGMENT_RECOVERED), at: HeaderField.state)
         if !keepSegment { _ = shm_unlink(name) }
-        let recovered = UInt64(outcome.reports)
         return RecoverySummary(
             runDirectory: directory.displayPath, reports: outcome.reports,
             drainedByCollector: loggedBefore,
@@ -398,3 +405,105 @@ struct FileIdentity {
         if let previousGID { _ = spoorint_setfsgid(previousGID) }
     }
 }
+
+// MARK: - Sweeping a log root
+
+/// What `SegmentRecovery.recoverDead(under:)` did.
+public struct SweepSummary: Sendable {
+    /// Segments recovered: their owners had died without shutting down.
+    public var segments = 0
+    /// Reports recovered from them.
+    public var reports = 0
+    /// Segments under the log root that could not be recovered, with the reason.
+    public var failures: [String] = []
+}
+
+extension SegmentRecovery {
+    /// Recovers every segment in /dev/shm that belongs to the caller, still says RUNNING, whose
+    /// recorded run directory lies under `logRoot`, and whose owner is dead (no process with its
+    /// pid, or one that does not map the segment: the pid was reused). Each is drained into its
+    /// own run directory, exactly as `spoor recover NAME` would, and unlinked. This is how a
+    /// worker killed with SIGKILL loses nothing it committed: the next `spoor_init` or
+    /// `spoor_shutdown` of a process logging under the same root, `spoor_recover_dead`, or the
+    /// next `spoor dump`/`spoor stats` over the directory drains it. Live owners, closed and
+    /// recovered segments, other users' segments and segments of other log roots are left alone.
+    public static func recoverDead(under logRoot: String) -> SweepSummary {
+        var summary = SweepSummary()
+        guard let resolved = realpath(logRoot, nil) else { return summary }
+        let root = String(cString: resolved)
+        free(resolved)
+        let prefix = root.hasSuffix("/") ? root : root + "/"
+        guard let names = try? LogReader.listDirectory("/dev/shm") else { return summary }
+        let me = geteuid()
+        for entry in names.sorted() {
+            guard let header = candidateHeader(entry, owner: me) else { continue }
+            let runDirectory = withUnsafeBytes(of: header.run_dir) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            guard runDirectory == root || runDirectory.hasPrefix(prefix) else { continue }
+            let pid = pid_t(bitPattern: header.owner_pid)
+            guard !ownerAlive(pid, mapping: entry) else { continue }
+            do {
+                let recovered = try recover(name: "/" + entry, outputDirectory: nil, force: true, keepSegment: false)
+                summary.segments += 1
+                summary.reports += recovered.reports
+            } catch {
+                summary.failures.append("/\(entry): \(error)")
+            }
+        }
+        return summary
+    }
+
+    /// The header of /dev/shm/`entry` if it is a regular file owned by `owner` that holds a
+    /// running spoor segment of this layout; nil otherwise. Reads 4096 bytes, maps nothing.
+    static func candidateHeader(_ entry: String, owner: uid_t) -> spoorint_shm_header? {
+        let fd = open("/dev/shm/" + entry, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == owner,
+              info.st_size >= off_t(SPOORINT_HEADER_SIZE)
+        else { return nil }
+        var header = spoorint_shm_header()
+        guard ForeignSegment.readAll(fd, into: &header, count: MemoryLayout<spoorint_shm_header>.size, at: 0),
+              header.magic == SPOORINT_SHM_MAGIC, header.layout_version == SPOORINT_SHM_LAYOUT_VERSION,
+              header.state == UInt64(SPOORINT_SEGMENT_RUNNING)
+        else { return nil }
+        return header
+    }
+
+    /// Whether process `pid` is alive and maps /dev/shm/`entry` (a live pid that does not map it
+    /// is a reused pid: the segment's owner is dead).
+    static func ownerAlive(_ pid: pid_t, mapping entry: String) -> Bool {
+        guard pid > 0 else { return false }
+        if pid == getpid() { return true }
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        let fd = open("/proc/\(pid)/maps", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return true } // cannot tell: leave it alone
+        defer { close(fd) }
+        var contents: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let got = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { break }
+            contents += chunk[0..<got]
+        }
+        let needle = Array(("/dev/shm/" + entry + "\n").utf8)
+        let deleted = Array(("/dev/shm/" + entry + " (deleted)").utf8)
+        return contents.withUnsafeBufferPointer { haystack in
+            contains(haystack, needle) || contains(haystack, deleted)
+        }
+    }
+
+    private static func contains(_ haystack: UnsafeBufferPointer<UInt8>, _ needle: [UInt8]) -> Bool {
+        guard needle.count <= haystack.count, let first = needle.first else { return false }
+        var index = 0
+        while index <= haystack.count - needle.count {
+            if haystack[index] == first && Array(haystack[index..<(index + needle.count)]) == needle { return true }
+            index += 1
+        }
+        return false
+    }
+}
+

@@ -288,6 +288,15 @@ enum Lifecycle {
         return "\(date)T\(time)Z-\(pid)-\(hex64(runID).suffix(8))"
     }
 
+    /// The log root of the running instance, if it logs (the directory whose dead processes'
+    /// segments init and shutdown drain: `SegmentRecovery.recoverDead(under:)`).
+    static func logRootToSweep() -> String? {
+        lock.lock()
+        defer { lock.unlock() }
+        guard let runtime = current, runtime.configuration.sink == .log else { return nil }
+        return runtime.configuration.logRoot
+    }
+
     static func shutdown() -> Int32 {
         lock.lock()
         guard let runtime = current else {

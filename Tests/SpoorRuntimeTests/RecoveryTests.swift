@@ -137,6 +137,50 @@ private func shmName(_ tag: String) -> String { "/spoor-recovery-test-\(tag)-\(g
 
 @Suite("Recovery of crafted segments", .serialized)
 struct RecoveryTests {
+    /// The sweep behind spoor_recover_dead, spoor_init/spoor_shutdown and `spoor dump`: a dead
+    /// process's segment under the root is drained into its run and unlinked; a segment whose
+    /// pid is alive but does not map it (a reused pid) counts as dead; the caller's own segment
+    /// (a live owner), a segment of another root and a closed one are left alone; a second
+    /// sweep finds nothing.
+    @Test("recoverDead drains dead owners' segments under the root only, once")
+    func sweepDead() throws {
+        let root = temporaryDirectory()
+        let other = temporaryDirectory()
+        func make(_ tag: String, pid: UInt32, root: String, state: UInt64 = UInt64(SPOORINT_SEGMENT_RUNNING)) throws -> (name: String, run: String) {
+            var image = SegmentImage(ownerPID: pid)
+            let run = root + "/" + image.runDirectoryName
+            #expect(mkdir(run, 0o700) == 0)
+            image = SegmentImage(ownerPID: pid, runDirectory: run)
+            image.append(ring: 0, [SegmentImage.report(id: 1, parents: [5]), SegmentImage.report(id: 2, parents: [6])])
+            image.put(state, at: 104)
+            let name = shmName("sweep-\(tag)")
+            try image.create(name)
+            return (name, run)
+        }
+        let dead = try make("dead", pid: 0x7fff_fff0, root: root)
+        let reused = try make("reused", pid: UInt32(getppid()), root: root)
+        let live = try make("live", pid: UInt32(getpid()), root: root)
+        let elsewhere = try make("elsewhere", pid: 0x7fff_fff1, root: other)
+        let closed = try make("closed", pid: 0x7fff_fff2, root: root, state: UInt64(SPOORINT_SEGMENT_CLOSED))
+        defer { for name in [dead.name, reused.name, live.name, elsewhere.name, closed.name] { _ = shm_unlink(name) } }
+
+        let swept = SegmentRecovery.recoverDead(under: root)
+        #expect(swept.failures.isEmpty, "\(swept.failures)")
+        #expect(swept.segments == 2 && swept.reports == 4)
+        #expect(try readBack(dead.run).map(\.id) == [1, 2])
+        #expect(try readBack(reused.run).map(\.id) == [1, 2])
+        func exists(_ name: String) -> Bool {
+            let fd = shm_open(name, O_RDONLY, 0)
+            if fd >= 0 { close(fd) }
+            return fd >= 0
+        }
+        #expect(!exists(dead.name) && !exists(reused.name), "recovered segments are unlinked")
+        #expect(exists(live.name) && exists(elsewhere.name) && exists(closed.name), "the others are left alone")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: live.run).isEmpty)
+        #expect(SegmentRecovery.recoverDead(under: root).segments == 0, "a second sweep finds nothing")
+        #expect(SegmentRecovery.recoverDead(under: root + "/missing").segments == 0)
+    }
+
     @Test("counters near 2^63 and 2^64 in the segment do not trap")
     func hugeCounters() throws {
         var image = SegmentImage()

@@ -357,6 +357,15 @@ void test_uninitialized(void) {
     id = 99;
     CHECK_EQ(spoor_checkpoint(parents, 3, &info, &id), SPOOR_E_NOT_INITIALIZED);
     CHECK_EQ(spoor_poke(0x1234, 1, SPOOR_EVENT_EXIT, 0), SPOOR_E_NOT_INITIALIZED);
+    CHECK_EQ(spoor_poke_ex(0x1234, 1, SPOOR_EVENT_EXIT, 0, NULL, 0), SPOOR_E_NOT_INITIALIZED);
+    /* The dead-segment sweep works without spoor_init and checks its arguments. */
+    uint64_t swept_reports = 99;
+    CHECK_EQ(spoor_recover_dead(NULL, 5, &swept_reports), SPOOR_E_INVALID_ARGUMENT);
+    CHECK_EQ(swept_reports, 0);
+    CHECK_EQ(spoor_recover_dead("x", 0, NULL), SPOOR_E_INVALID_ARGUMENT);
+    CHECK_EQ(spoor_recover_dead("a\0b", 3, NULL), SPOOR_E_INVALID_ARGUMENT);
+    CHECK_EQ(spoor_recover_dead("/nonexistent/spoor-root", 23, &swept_reports), 0);
+    CHECK_EQ(swept_reports, 0);
 
     /* A fold works without the library until it must report; finish then fails and the fold
      * is reset all the same (its heap buffer released). */
@@ -928,6 +937,15 @@ void test_bad_arguments(void) {
     CHECK_EQ(spoor_poke(parent, op, 65535, 0), SPOOR_OK);
     CHECK_EQ(spoor_poke(parent, op, SPOOR_EVENT_SHUFFLE_WRITE, 0), SPOOR_OK);
     CHECK_EQ(spoor_poke(0, op, 0, 0), SPOOR_OK);
+    /* Pokes with an attachment: the same checks, and the attachment's. */
+    CHECK_EQ(spoor_poke_ex(parent, op, 0, 0, NULL, 0), SPOOR_E_INVALID_ARGUMENT);
+    CHECK_EQ(spoor_poke_ex(parent, op, 65536, 0, attrs, 2), SPOOR_E_INVALID_ARGUMENT);
+    CHECK_EQ(spoor_poke_ex(0, op, 0, 0, NULL, 5), SPOOR_OK); /* untracked: nothing is read */
+    CHECK_EQ(spoor_poke_ex(parent, op, SPOOR_EVENT_ERROR, 0, NULL, 1), SPOOR_E_INVALID_ARGUMENT);
+    CHECK_EQ(spoor_poke_ex(parent, op, SPOOR_EVENT_ERROR, 0, &empty_key, 1), SPOOR_E_INVALID_ARGUMENT);
+    CHECK_EQ(spoor_poke_ex(parent, op, SPOOR_EVENT_ERROR, 0, &key256, 1), SPOOR_E_ATTACHMENT_TOO_LARGE);
+    CHECK_EQ(spoor_poke_ex(parent, op, SPOOR_EVENT_ERROR, 0, attrs, 2), SPOOR_OK);
+    CHECK_EQ(spoor_poke_ex(parent, op, SPOOR_EVENT_EXIT, 12345, NULL, 0), SPOOR_OK);
 
     /* Folds. */
     spoor_fold fold = SPOOR_FOLD_INIT;
