@@ -64,7 +64,7 @@ __all__ = [
     "NoMemory", "NotInitialized", "ParseError", "ReportTooLarge", "Sampling", "Session", "ShmError",
     "Sink", "SpoorError", "SpoorIOError", "SpoorTimeout", "Stats", "TooManyOperators",
     "TooManyParents", "Traced", "UDF", "abi_version", "checkpoint", "checkpoint1", "checkpoints",
-    "entries", "entry", "entry_with", "event_name", "flush", "fold", "fold_report",
+    "enter", "entries", "entry", "entry_with", "event_name", "flush", "fold", "fold_report",
     "from_context", "from_context_bytes", "generation", "get_sampling", "init", "key_hash",
     "key_sampled", "now", "operator", "poke", "recover_dead", "run_dir", "set_partition", "set_sampling",
     "shm_name", "shutdown", "stats", "strerror", "thread_stats", "to_context", "to_context_bytes",
@@ -570,4 +570,4 @@ def abi_version() -> int:
     return _spoor.version()[1]
 
 
-from .traced import UDF, Traced, udf  # noqa: E402
+from .traced import UDF, Traced, enter, udf  # noqa: E402

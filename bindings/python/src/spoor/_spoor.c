@@ -24,6 +24,7 @@
 #define PY_SSIZE_T_CLEAN
 #define Py_LIMITED_API 0x030B0000
 #include <Python.h>
+#include <structmember.h>
 
 #include <stdint.h>
 #include <stdio.h>
@@ -1021,6 +1022,91 @@ static PyType_Spec fold_spec = {
 };
 
 /* ------------------------------------------------------------------------------------------
+ * TracedBase: the storage of spoor.Traced (a value and its id), in C so that making one, which
+ * every lift does for every record, tracked or not, costs an allocation and two stores rather
+ * than a Python __init__. Both fields are read-only: a Traced is immutable.
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct TracedObject {
+    PyObject_HEAD
+    PyObject *value;
+    PyObject *id;
+} TracedObject;
+
+static PyObject *zero = NULL;
+
+static PyObject *traced_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    PyObject *value = NULL, *id = NULL;
+    Py_ssize_t n = PyTuple_Size(args);
+    if (kwargs == NULL && (n == 1 || n == 2)) { /* the lifts' call: no keyword parsing */
+        value = PyTuple_GetItem(args, 0);
+        id = n == 2 ? PyTuple_GetItem(args, 1) : NULL;
+    } else {
+        static char *keywords[] = {"value", "id", NULL};
+        if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O|O:Traced", keywords, &value, &id)) return NULL;
+    }
+    if (id == NULL) {
+        id = zero;
+    } else if (id != zero) {
+        uint64_t checked; /* an id is a uint64: refuse what could never be one */
+        if (to_u64(id, &checked) != 0) return NULL;
+    }
+    allocfunc alloc = (allocfunc)PyType_GetSlot(type, Py_tp_alloc);
+    TracedObject *self = (TracedObject *)alloc(type, 0);
+    if (self == NULL) return NULL;
+    Py_INCREF(value);
+    Py_INCREF(id);
+    self->value = value;
+    self->id = id;
+    return (PyObject *)self;
+}
+
+static int traced_traverse(PyObject *object, visitproc visit, void *arg) {
+    TracedObject *self = (TracedObject *)object;
+    Py_VISIT(self->value);
+    Py_VISIT(Py_TYPE(object));
+    return 0;
+}
+
+static int traced_clear(PyObject *object) {
+    TracedObject *self = (TracedObject *)object;
+    Py_CLEAR(self->value);
+    return 0;
+}
+
+static void traced_dealloc(PyObject *object) {
+    TracedObject *self = (TracedObject *)object;
+    PyTypeObject *type = Py_TYPE(object);
+    PyObject_GC_UnTrack(object);
+    Py_CLEAR(self->value);
+    Py_CLEAR(self->id);
+    freefunc free_ = (freefunc)PyType_GetSlot(type, Py_tp_free);
+    free_(object);
+    Py_DECREF(type);
+}
+
+static PyMemberDef traced_members[] = {
+    {"value", T_OBJECT_EX, offsetof(TracedObject, value), READONLY, "the record"},
+    {"id", T_OBJECT_EX, offsetof(TracedObject, id), READONLY, "its lineage id (0: untracked)"},
+    {NULL, 0, 0, 0, NULL},
+};
+
+static PyType_Slot traced_slots[] = {
+    {Py_tp_new, traced_new},
+    {Py_tp_dealloc, traced_dealloc},
+    {Py_tp_traverse, traced_traverse},
+    {Py_tp_clear, traced_clear},
+    {Py_tp_members, traced_members},
+    {Py_tp_doc, "The storage of spoor.Traced: a record and its lineage id."},
+    {0, NULL},
+};
+
+static PyType_Spec traced_spec = {
+    "spoor._spoor.TracedBase", sizeof(TracedObject), 0,
+    Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC, traced_slots,
+};
+
+/* ------------------------------------------------------------------------------------------
  * Context, keys, statistics, names
  * ---------------------------------------------------------------------------------------- */
 
@@ -1196,11 +1282,16 @@ static PyObject *py_recover_dead(PyObject *module, PyObject *const *args, Py_ssi
     return Py_BuildValue("(iK)", segments, (unsigned long long)reports);
 }
 
+/* noop(op, key) -> int: the binding path of entry() without the library: the same call, the same
+ * argument conversions and a new int of an id's size as the result, and no call into libspoor.
+ * The benchmark's measure of what the binding itself costs. */
 static PyObject *py_noop(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
-    (void)args;
-    (void)nargs;
-    Py_RETURN_NONE;
+    uint32_t op;
+    uint64_t key = 0;
+    if (nargs < 1 || nargs > 2) return check_args(nargs, 1, 2, "noop"), NULL;
+    if (to_u32(args[0], &op, "op") != 0 || (nargs == 2 && to_u64(args[1], &key) != 0)) return NULL;
+    return PyLong_FromUnsignedLongLong((key ^ op) | ((uint64_t)1 << 63));
 }
 
 static PyObject *py_set_error_classes(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
@@ -1256,7 +1347,7 @@ static PyMethodDef methods[] = {
     ONE(event_name, "event_name(code) -> str"),
     NOARGS(version, "version() -> (version, abi_version)"),
     FAST(recover_dead, "recover_dead(log_root or None) -> (segments, reports)"),
-    FAST(noop, "noop(*args): returns None; the binding's bare call cost, for the benchmark"),
+    FAST(noop, "noop(op, key=0) -> int: entry()'s binding path without the library (for the benchmark)"),
     {"_set_error_classes", (PyCFunction)(void (*)(void))py_set_error_classes, METH_FASTCALL,
      "_set_error_classes(classes_by_code, base): the exception class of each status code"},
     {NULL, NULL, 0, NULL},
@@ -1274,6 +1365,9 @@ PyMODINIT_FUNC PyInit__spoor(void) {
     if (fold_type == NULL) goto fail;
     Py_INCREF((PyObject *)fold_type);
     if (PyModule_AddObject(module, "Fold", (PyObject *)fold_type) != 0) goto fail;
+    if (zero == NULL && (zero = PyLong_FromLong(0)) == NULL) goto fail;
+    PyObject *traced_type = PyType_FromSpec(&traced_spec);
+    if (traced_type == NULL || PyModule_AddObject(module, "TracedBase", traced_type) != 0) goto fail;
     struct { const char *name; long long value; } constants[] = {
         {"ABI_VERSION", SPOOR_ABI_VERSION},
         {"MAX_PARENTS", SPOOR_MAX_PARENTS},

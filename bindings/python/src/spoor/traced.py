@@ -14,6 +14,7 @@ the record, with the exception's type and message in the attachment, and re-rais
 from __future__ import annotations
 
 import functools
+import inspect
 from typing import Any, Callable, Generic, Iterable, Mapping, Optional, Protocol, TypeVar, Union, cast, overload
 
 from . import _spoor
@@ -70,20 +71,22 @@ def _attachment(attachment: Optional[Mapping[str, object]]) -> Optional[dict[str
     return dict(attachment) if attachment is not None else None
 
 
-class Traced(Generic[T]):
-    """A record and its lineage id (0: untracked). Immutable: every lift returns new records."""
+class Traced(_spoor.TracedBase, Generic[T]):
+    """A record and its lineage id (0: untracked): ``Traced(value, id=0)``. Immutable: every
+    lift returns new records. (Its two fields live in C, ``spoor._spoor.TracedBase``, so that
+    making one costs an allocation rather than a Python ``__init__``.)"""
 
-    __slots__ = ("value", "id")
+    __slots__ = ()
 
     value: T
     id: int
 
-    def __init__(self, value: T, id: int = 0) -> None:
-        self.value = value
-        self.id = id
-
     def __repr__(self) -> str:
         return f"Traced({self.value!r}, id={self.id:#x})" if self.id else f"Traced({self.value!r}, untracked)"
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, int]]:
+        # Pickled by value and id (Spark ships records between processes this way).
+        return (Traced, (self.value, self.id))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Traced) and other.value == self.value and other.id == self.id
@@ -252,6 +255,16 @@ class Traced(Generic[T]):
         return Traced(output, _spoor.checkpoint((self.id, other.id), operator, _key(key, output), start, end, 0, None))
 
 
+def enter(value: T, op: int, key: Union[int, str, bytes, None] = None) -> Union[Traced[T], T]:
+    """A record entering the traced topology, in its cheapest form: a :class:`Traced` if the
+    sampler selected it, otherwise the plain value itself, which every :func:`udf` takes as an
+    untracked record at the cost of one type test (no wrapper is made for it). Use
+    :meth:`Traced.enter` where every record must be a Traced (the lifts are its methods)."""
+    key_hash = key if type(key) is int else (_spoor.key_hash(key) if key is not None else 0)
+    record = _spoor.entry(op, key_hash)
+    return Traced(value, record) if record else value
+
+
 class UDF(Protocol[T, U]):
     """A plain function made a traced UDF by :func:`udf` (it is a function with these
     attributes). Called with a :class:`Traced` record it runs the function on the value,
@@ -280,6 +293,16 @@ class UDF(Protocol[T, U]):
     def __call__(self, record: Any, /, *args: Any, **kwargs: Any) -> Any: ...
 
 
+def _takes_one_argument(function: Callable[..., Any]) -> bool:
+    """Whether `function` takes exactly one positional argument and nothing else."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    return len(parameters) == 1 and parameters[0].kind in (
+        inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+
+
 def _make_udf(function: Callable[..., U], name: Optional[str]) -> UDF[Any, U]:
     code = getattr(function, "__code__", None)
     udf_name = str(name or getattr(function, "__qualname__", None) or getattr(function, "__name__", "udf"))[:252]
@@ -293,8 +316,7 @@ def _make_udf(function: Callable[..., U], name: Optional[str]) -> UDF[Any, U]:
             operator.append(_spoor.register_operator(udf_name, site))
         return operator[0]
 
-    @functools.wraps(function)
-    def call(record: Any, /, *args: Any, **kwargs: Any) -> Any:
+    def general(record: Any, /, *args: Any, **kwargs: Any) -> Any:
         if type(record) is not Traced:
             return function(record, *args, **kwargs)
         parent = record.id
@@ -308,6 +330,25 @@ def _make_udf(function: Callable[..., U], name: Optional[str]) -> UDF[Any, U]:
             _report_error(parent, operator_id, error)
             raise
         return Traced(output, checkpoint1(parent, operator_id, 0, start, now()))
+
+    # The common UDF takes one argument: a wrapper without *args/**kwargs packing, so that a
+    # plain (untracked) value costs one call and one type test more than the function.
+    def single(record: Any, /) -> Any:
+        if type(record) is not Traced:
+            return function(record)
+        parent = record.id
+        if not parent:
+            return Traced(function(record.value))
+        operator_id = operator[0] if operator else op()
+        start = now()
+        try:
+            output = function(record.value)
+        except BaseException as error:
+            _report_error(parent, operator_id, error)
+            raise
+        return Traced(output, checkpoint1(parent, operator_id, 0, start, now()))
+
+    call = functools.wraps(function)(single if _takes_one_argument(function) else general)
 
     attributes: Any = call
     attributes.function = function
