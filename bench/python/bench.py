@@ -142,6 +142,53 @@ def otel_span_cost() -> list[float]:
     return values
 
 
+def binding_layers(op: int, per_call: dict[str, list[float]], empty_median: float) -> None:
+    """The choice of binding layer, measured: the same no-op and the same sampled entry through
+    cffi in API mode (compiled against include/spoor.h, the header's inline fast path included)
+    beside this extension. Skipped if cffi is not installed."""
+    try:
+        import cffi
+    except ImportError:
+        return
+    import importlib.util
+    import pathlib
+
+    repo = pathlib.Path(__file__).resolve().parents[2]
+    library = pathlib.Path(spoor.__file__).parent
+    builder = cffi.FFI()
+    builder.cdef("uint64_t noop(uint32_t op, uint64_t key); uint64_t entry(uint32_t op, uint64_t key);")
+    builder.set_source(
+        "_spoor_cffi_bench",
+        '#include "spoor.h"\n'
+        "static uint64_t noop(uint32_t op, uint64_t key) { return (key ^ op) | (1ull << 63); }\n"
+        "static uint64_t entry(uint32_t op, uint64_t key) { uint64_t id = 0; spoor_entry(op, key, &id); return id; }\n",
+        include_dirs=[str(repo / "include")], library_dirs=[str(library)],
+        extra_link_args=[f"-l:libspoor.so.0", f"-Wl,-rpath,{library}"])
+    out = tempfile.mkdtemp(prefix="spoor-cffi-")
+    built = builder.compile(tmpdir=out, verbose=False)
+    spec = importlib.util.spec_from_file_location("_spoor_cffi_bench", built)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    lib = module.lib
+    cffi_noop, cffi_entry = lib.noop, lib.entry
+
+    def calls_cffi_noop(n: int) -> None:
+        for _ in range(n):
+            cffi_noop(op, 7)
+
+    def calls_cffi_entry(n: int) -> None:
+        for _ in range(n):
+            cffi_entry(op, 7)
+
+    timings = measure({"cffi_noop": calls_cffi_noop, "cffi_entry": calls_cffi_entry})
+    for name, key, ours in (("cffi_api_noop", "cffi_noop", "noop"), ("cffi_api_sampled_entry", "cffi_entry", "entry")):
+        median = statistics.median(timings[key])
+        emit(row(name, timings[key], baseline="baseline_empty_python_function", ratio=median / empty_median,
+                 extension_ns=round(statistics.median(per_call[ours]), 2),
+                 ratio_to_extension=round(median / statistics.median(per_call[ours]), 3)))
+
+
 def main() -> None:
     root = tempfile.mkdtemp(prefix="spoor-pybench-")
     # A ring the collector (every 1 ms) keeps from filling: the rows time the call, not a full ring.
@@ -188,6 +235,8 @@ def main() -> None:
                  target=2.5, ratio_to_binding_noop=round(median / noop_median, 3), target_to_binding_noop=1.15,
                  ratio_to_otel_span=round(median / otel_median, 5), target_to_otel_span=round(1 / 200, 5),
                  retained_blocks_per_op=round(blocks[key], 3)))
+
+    binding_layers(op, per_call, empty_median)
 
     # The untracked path: a traced UDF and a lift on an untracked record, over the plain call.
     def work(text: str) -> int:

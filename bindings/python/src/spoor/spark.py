@@ -1,9 +1,9 @@
 """Trace a PySpark job's Python functions without changing them.
 
 ``spoor.spark.traced(rdd)`` samples the RDD's records at the source and returns a
-:class:`TracedRDD` whose operations run the user's own functions, traced: each element is a
-:class:`spoor.Traced` (its value and id) while inside, and the results are the untraced job's
-values. The key-grouping operations report their outputs as folds whose parents are every
+:class:`TracedRDD` whose operations run the user's own functions, traced: a sampled record is a
+:class:`spoor.Traced` (its value and id) while inside, an untracked one stays its plain value
+(it costs a type test per operation), and the results are the untraced job's values. The key-grouping operations report their outputs as folds whose parents are every
 traced record that went into them (the papers' reduceByKey problem), and traced records are
 poked at each shuffle boundary (``shuffle_write`` before, ``shuffle_read`` after).
 
@@ -110,74 +110,134 @@ def _key_hash(key: Any) -> int:
         return _spoor.key_hash(repr(key))
 
 
-def _flushing(settings: SpoorSettings, records: Iterator[Any]) -> Iterator[Any]:
-    """Yields `records`, then flushes this worker's reports (the partition is done)."""
-    yield from records
-    if _spoor.generation() != 0:
+_flushed_at = -1
+
+
+def _partition_done() -> None:
+    """A partition's records are all through: flush this worker's reports, so that a worker Spark
+    kills later has lost nothing (skipped when nothing was written since the last flush, as for
+    the other operations of a stage, which end together)."""
+    global _flushed_at
+    if _spoor.generation() == 0:
+        return
+    written = _spoor.stats()[0]
+    if written != _flushed_at:
         _spoor.flush(10_000)
+        _flushed_at = written
+
+
+def _flushing(settings: SpoorSettings, records: Iterator[Any]) -> Iterator[Any]:
+    """Yields `records`, then calls _partition_done."""
+    yield from records
+    _partition_done()
 
 
 def _fold_id(ids: list[int], op: int, key: int, start: int) -> int:
-    tracked = [i for i in ids if i]
-    if not tracked:
+    if not ids:
         return 0
-    if len(tracked) <= _spoor.MAX_PARENTS:
-        return _spoor.fold_report(tracked, op, key, start, _spoor.now(), 0, None)
+    if len(ids) <= _spoor.MAX_PARENTS:
+        return _spoor.fold_report(ids, op, key, start, _spoor.now(), 0, None)
     fold = _spoor.Fold()
-    fold.add_many(tracked)  # keeps the first MAX_PARENTS, counts the rest (the report is flagged)
+    fold.add_many(ids)  # keeps the first MAX_PARENTS, counts the rest (the report is flagged)
     return fold.finish(op, key, start, _spoor.now(), 0, None)
 
 
+class _Partial:
+    """A map-side partial aggregate that traced records went into: its value and their ids
+    (an aggregate of untracked records only stays the plain value)."""
+
+    __slots__ = ("value", "ids")
+
+    def __init__(self, value: Any, ids: list[int]) -> None:
+        self.value = value
+        self.ids = ids
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, list[int]]]:
+        return (_Partial, (self.value, self.ids))
+
+
+def _plain(record: Any) -> Any:
+    return record.value if type(record) is Traced else record
+
+
+def _unwrap(record: Traced[Any]) -> Any:
+    """A lift's output: kept as a Traced while it has an id, else its plain value."""
+    return record if record.id else record.value
+
+
 class TracedRDD:
-    """An RDD whose elements are :class:`spoor.Traced` records. Its operations take the user's
-    plain functions and run them traced; :meth:`collect` returns the plain values."""
+    """An RDD of the job's records in which the traced ones are :class:`spoor.Traced` (value and
+    id) and the untracked ones stay plain values, so that an untracked record costs a type test
+    per operation and nothing else (the job's own values are taken never to be Traced objects).
+    Its operations take the user's plain functions and run them traced; :meth:`collect` returns
+    the plain values."""
 
     def __init__(self, rdd: Any, settings: SpoorSettings) -> None:
-        #: The underlying RDD of Traced records.
+        #: The underlying RDD (traced records as Traced, untracked ones plain).
         self.rdd = rdd
         self.settings = settings
 
     def _derive(self, rdd: Any) -> TracedRDD:
         return TracedRDD(rdd, self.settings)
 
-    def _per_record(self, step: Callable[[Any, int], Iterable[Any]], op: _Op) -> TracedRDD:
+    def _per_partition(self, make: Callable[[int, Iterator[Any]], Iterator[Any]], op: _Op,
+                       preserves: bool = False) -> TracedRDD:
         settings = self.settings
 
         def partition(records: Iterator[Any]) -> Iterator[Any]:
             settings.ensure()
-            op_id = op.id
+            return make(op.id, records)  # (each `make` calls _partition_done when it ends)
 
-            def run() -> Iterator[Any]:
-                for record in records:
-                    yield from step(record, op_id)
-
-            return _flushing(settings, run())
-
-        return self._derive(self.rdd.mapPartitions(partition, preservesPartitioning=False))
+        return self._derive(self.rdd.mapPartitions(partition, preservesPartitioning=preserves))
 
     # -- one record at a time ----------------------------------------------------------------
 
     def map(self, function: Callable[[Any], Any]) -> TracedRDD:
-        """map(f): each output has its input as parent."""
+        """map(f): each traced output has its input as parent."""
         op = _Op(_name_of(function, "map"), _site_of(function))
-        return self._per_record(lambda record, op_id: (record.map(function, op=op_id),), op)
+
+        def make(op_id: int, records: Iterator[Any]) -> Iterator[Any]:
+            for record in records:
+                if type(record) is Traced:
+                    yield _unwrap(record.map(function, op=op_id))
+                else:
+                    yield function(record)
+            _partition_done()
+
+        return self._per_partition(make, op)
 
     def flatMap(self, function: Callable[[Any], Iterable[Any]]) -> TracedRDD:
-        """flatMap(f): one report for each input's outputs (consecutive ids); no output is a
-        ``filtered`` event."""
+        """flatMap(f): one report for each traced input's outputs (consecutive ids); no output
+        is a ``filtered`` event."""
         op = _Op(_name_of(function, "flatMap"), _site_of(function))
-        return self._per_record(lambda record, op_id: record.flat_map(function, op=op_id), op)
+
+        def make(op_id: int, records: Iterator[Any]) -> Iterator[Any]:
+            for record in records:
+                if type(record) is Traced:
+                    for output in record.flat_map(function, op=op_id):
+                        yield _unwrap(output)
+                else:
+                    yield from function(record)
+            _partition_done()
+
+        return self._per_partition(make, op)
 
     def filter(self, predicate: Callable[[Any], bool]) -> TracedRDD:
-        """filter(p): kept records are reported as new records; removed ones get a ``filtered``
-        event."""
+        """filter(p): kept traced records are reported as new records; removed ones get a
+        ``filtered`` event."""
         op = _Op(_name_of(predicate, "filter"), _site_of(predicate))
 
-        def step(record: Traced[Any], op_id: int) -> Iterable[Any]:
-            kept = record.filter(predicate, op=op_id)
-            return () if kept is None else (kept,)
+        def make(op_id: int, records: Iterator[Any]) -> Iterator[Any]:
+            for record in records:
+                if type(record) is Traced:
+                    kept = record.filter(predicate, op=op_id)
+                    if kept is not None:
+                        yield _unwrap(kept)
+                elif predicate(record):
+                    yield record
+            _partition_done()
 
-        return self._per_record(step, op)
+        return self._per_partition(make, op, preserves=True)
 
     def mapValues(self, function: Callable[[Any], Any]) -> TracedRDD:
         """mapValues(f) over (key, value) records: the key is kept, f runs on the value."""
@@ -186,136 +246,186 @@ class TracedRDD:
         def apply(pair: tuple[Any, Any]) -> tuple[Any, Any]:
             return (pair[0], function(pair[1]))
 
-        return self._per_record(lambda record, op_id: (record.map(apply, op=op_id),), op)
+        def make(op_id: int, records: Iterator[Any]) -> Iterator[Any]:
+            for record in records:
+                if type(record) is Traced:
+                    yield _unwrap(record.map(apply, op=op_id))
+                else:
+                    yield (record[0], function(record[1]))
+            _partition_done()
+
+        return self._per_partition(make, op, preserves=True)
 
     # -- shuffles --------------------------------------------------------------------------
 
     def _keyed(self, kind: str) -> Any:
-        """(key, (value, id)) pairs for a shuffle, poking each traced record with shuffle_write."""
+        """(key, value) pairs for a shuffle: a traced record becomes (key, Traced(value, id)) and
+        is poked with shuffle_write; an untracked one passes as it is."""
         settings = self.settings
         op = _Op(f"{kind}:shuffle", kind)
 
-        def partition(records: Iterator[Traced[Any]]) -> Iterator[Any]:
+        def partition(records: Iterator[Any]) -> Iterator[Any]:
             settings.ensure()
             op_id = op.id
 
             def run() -> Iterator[Any]:
                 for record in records:
-                    key, value = record.value
-                    if record.id:
+                    if type(record) is Traced:
+                        key, value = record.value
                         _spoor.poke(record.id, op_id, _SHUFFLE_WRITE, 0)
-                    yield (key, (value, record.id))
+                        yield (key, Traced(value, record.id))
+                    else:
+                        yield record
 
             return _flushing(settings, run())
 
         return self.rdd.mapPartitions(partition, preservesPartitioning=False)
 
-    def _after_shuffle(self, rdd: Any, kind: str, site: str, finish: Callable[[Any, Any, int, int], Traced[Any]]) -> TracedRDD:
-        """Turns each shuffled (key, payload) into a Traced through `finish(key, payload, op, start)`."""
-        settings = self.settings
+    def _after_shuffle(self, rdd: Any, kind: str, site: str, finish: Callable[[Any, Any, int, int], Any]) -> TracedRDD:
+        """Turns each shuffled (key, payload) into a record through `finish(key, payload, op, start)`."""
         op = _Op(kind, site)
+
+        def make(op_id: int, groups: Iterator[Any]) -> Iterator[Any]:
+            now = _spoor.now
+            for key, payload in groups:
+                yield finish(key, payload, op_id, now())
+
+        settings = self.settings
 
         def partition(groups: Iterator[Any]) -> Iterator[Any]:
             settings.ensure()
-            op_id = op.id
-
-            def run() -> Iterator[Any]:
-                for key, payload in groups:
-                    yield finish(key, payload, op_id, _spoor.now())
-
-            return _flushing(settings, run())
+            return _flushing(settings, make(op.id, groups))
 
         return self._derive(rdd.mapPartitions(partition, preservesPartitioning=True))
 
     def reduceByKey(self, function: Callable[[Any, Any], Any], numPartitions: Optional[int] = None) -> TracedRDD:
-        """reduceByKey(f): each key's aggregate is one fold report whose parents are every traced
-        record reduced into it (map-side partial aggregates carry their ids through the shuffle)."""
+        """reduceByKey(f): each aggregate of traced records is one fold report whose parents are
+        every traced record reduced into it (map-side partial aggregates carry their ids through
+        the shuffle); aggregates of untracked records only are reduced exactly as untraced."""
 
-        def create(item: tuple[Any, int]) -> tuple[Any, list[int]]:
-            return (item[0], [item[1]] if item[1] else [])
+        def create(item: Any) -> Any:
+            return _Partial(item.value, [item.id]) if type(item) is Traced else item
 
-        def merge(acc: tuple[Any, list[int]], item: tuple[Any, int]) -> tuple[Any, list[int]]:
-            if item[1]:
-                acc[1].append(item[1])
-            return (function(acc[0], item[0]), acc[1])
+        def merge(acc: Any, item: Any) -> Any:
+            if type(item) is Traced:
+                if type(acc) is _Partial:
+                    acc.value = function(acc.value, item.value)
+                    acc.ids.append(item.id)
+                    return acc
+                return _Partial(function(acc, item.value), [item.id])
+            if type(acc) is _Partial:
+                acc.value = function(acc.value, item)
+                return acc
+            return function(acc, item)
 
-        def combine(a: tuple[Any, list[int]], b: tuple[Any, list[int]]) -> tuple[Any, list[int]]:
-            return (function(a[0], b[0]), a[1] + b[1])
+        def combine(a: Any, b: Any) -> Any:
+            if type(a) is _Partial:
+                if type(b) is _Partial:
+                    a.value = function(a.value, b.value)
+                    a.ids.extend(b.ids)
+                else:
+                    a.value = function(a.value, b)
+                return a
+            if type(b) is _Partial:
+                return _Partial(function(a, b.value), b.ids)
+            return function(a, b)
 
-        def finish(key: Any, payload: tuple[Any, list[int]], op_id: int, start: int) -> Traced[Any]:
-            value, ids = payload
-            for parent in ids:
+        def finish(key: Any, payload: Any, op_id: int, start: int) -> Any:
+            if type(payload) is not _Partial:
+                return (key, payload)
+            for parent in payload.ids:
                 _spoor.poke(parent, op_id, _SHUFFLE_READ, start)
-            return Traced((key, value), _fold_id(ids, op_id, _key_hash(key), start))
+            return _unwrap(Traced((key, payload.value), _fold_id(payload.ids, op_id, _key_hash(key), start)))
 
         shuffled = self._keyed("reduceByKey").combineByKey(create, merge, combine, numPartitions)
         return self._after_shuffle(shuffled, _name_of(function, "reduceByKey"), _site_of(function), finish)
 
-    def groupByKey(self, numPartitions: Optional[int] = None) -> TracedRDD:
-        """groupByKey(): each (key, [values]) is one fold report of every traced record grouped."""
+    @staticmethod
+    def _gather(items: Iterable[Any], op_id: int, start: int, values: list[Any], ids: list[int]) -> None:
+        for item in items:
+            if type(item) is Traced:
+                values.append(item.value)
+                ids.append(item.id)
+                _spoor.poke(item.id, op_id, _SHUFFLE_READ, start)
+            else:
+                values.append(item)
 
-        def finish(key: Any, items: Iterable[tuple[Any, int]], op_id: int, start: int) -> Traced[Any]:
+    def groupByKey(self, numPartitions: Optional[int] = None) -> TracedRDD:
+        """groupByKey(): each (key, [values]) with traced members is one fold report of them."""
+
+        def finish(key: Any, items: Iterable[Any], op_id: int, start: int) -> Any:
             values: list[Any] = []
             ids: list[int] = []
-            for value, parent in items:
-                values.append(value)
-                if parent:
-                    ids.append(parent)
-                    _spoor.poke(parent, op_id, _SHUFFLE_READ, start)
-            return Traced((key, values), _fold_id(ids, op_id, _key_hash(key), start))
+            TracedRDD._gather(items, op_id, start, values, ids)
+            if not ids:
+                return (key, values)
+            return _unwrap(Traced((key, values), _fold_id(ids, op_id, _key_hash(key), start)))
 
         shuffled = self._keyed("groupByKey").groupByKey(numPartitions)
         return self._after_shuffle(shuffled, "groupByKey", "groupByKey", finish)
 
     def join(self, other: TracedRDD, numPartitions: Optional[int] = None) -> TracedRDD:
-        """join(other): each (key, (v, w)) output has both joined records as parents."""
+        """join(other): each (key, (v, w)) output of traced records has them as parents."""
 
-        def finish(key: Any, pair: tuple[tuple[Any, int], tuple[Any, int]], op_id: int, start: int) -> Traced[Any]:
-            (left, left_id), (right, right_id) = pair
-            for parent in (left_id, right_id):
-                if parent:
-                    _spoor.poke(parent, op_id, _SHUFFLE_READ, start)
-            output = (key, (left, right))
-            if not left_id and not right_id:
-                return Traced(output)
-            return Traced(output, _spoor.checkpoint((left_id, right_id), op_id, _key_hash(key), start, _spoor.now(), 0, None))
+        def finish(key: Any, pair: tuple[Any, Any], op_id: int, start: int) -> Any:
+            left, right = pair
+            parents = []
+            for side in pair:
+                if type(side) is Traced:
+                    parents.append(side.id)
+                    _spoor.poke(side.id, op_id, _SHUFFLE_READ, start)
+            output = (key, (_plain(left), _plain(right)))
+            if not parents:
+                return output
+            return _unwrap(Traced(output, _spoor.checkpoint(parents, op_id, _key_hash(key), start, _spoor.now(), 0, None)))
 
         shuffled = self._keyed("join").join(other._keyed("join"), numPartitions)
         return self._after_shuffle(shuffled, "join", "join", finish)
 
     def cogroup(self, other: TracedRDD, numPartitions: Optional[int] = None) -> TracedRDD:
-        """cogroup(other): each (key, ([v...], [w...])) is one fold report of every traced record
-        on both sides."""
+        """cogroup(other): each (key, ([v...], [w...])) with traced members is one fold report of
+        them, on both sides."""
 
-        def finish(key: Any, groups: tuple[Iterable[tuple[Any, int]], Iterable[tuple[Any, int]]], op_id: int,
-                   start: int) -> Traced[Any]:
-            sides: list[list[Any]] = [[], []]
+        def finish(key: Any, groups: tuple[Iterable[Any], Iterable[Any]], op_id: int, start: int) -> Any:
+            left: list[Any] = []
+            right: list[Any] = []
             ids: list[int] = []
-            for side, items in enumerate(groups):
-                for value, parent in items:
-                    sides[side].append(value)
-                    if parent:
-                        ids.append(parent)
-                        _spoor.poke(parent, op_id, _SHUFFLE_READ, start)
-            return Traced((key, (sides[0], sides[1])), _fold_id(ids, op_id, _key_hash(key), start))
+            TracedRDD._gather(groups[0], op_id, start, left, ids)
+            TracedRDD._gather(groups[1], op_id, start, right, ids)
+            if not ids:
+                return (key, (left, right))
+            return _unwrap(Traced((key, (left, right)), _fold_id(ids, op_id, _key_hash(key), start)))
 
         shuffled = self._keyed("cogroup").cogroup(other._keyed("cogroup"), numPartitions)
         return self._after_shuffle(shuffled, "cogroup", "cogroup", finish)
 
     def distinct(self, numPartitions: Optional[int] = None) -> TracedRDD:
-        """distinct(): each distinct value is one fold report of every traced copy of it."""
+        """distinct(): each distinct value with traced copies is one fold report of them."""
         settings = self.settings
 
-        def keyed(records: Iterator[Traced[Any]]) -> Iterator[Any]:
+        def keyed(records: Iterator[Any]) -> Iterator[Any]:
             settings.ensure()
-            return ((record.value, [record.id] if record.id else []) for record in records)
+            for record in records:
+                if type(record) is Traced:
+                    yield (record.value, [record.id])
+                else:
+                    yield (record, None)
 
-        def finish(value: Any, ids: list[int], op_id: int, start: int) -> Traced[Any]:
+        def merge(a: Optional[list[int]], b: Optional[list[int]]) -> Optional[list[int]]:
+            if a is None:
+                return b
+            if b is not None:
+                a.extend(b)
+            return a
+
+        def finish(value: Any, ids: Optional[list[int]], op_id: int, start: int) -> Any:
+            if not ids:
+                return value
             for parent in ids:
                 _spoor.poke(parent, op_id, _SHUFFLE_READ, start)
-            return Traced(value, _fold_id(ids, op_id, _key_hash(value), start))
+            return _unwrap(Traced(value, _fold_id(ids, op_id, _key_hash(value), start)))
 
-        shuffled = self.rdd.mapPartitions(keyed).reduceByKey(lambda a, b: a + b, numPartitions)
+        shuffled = self.rdd.mapPartitions(keyed).reduceByKey(merge, numPartitions)
         return self._after_shuffle(shuffled, "distinct", "distinct", finish)
 
     def union(self, other: TracedRDD) -> TracedRDD:
@@ -325,29 +435,37 @@ class TracedRDD:
     # -- actions -----------------------------------------------------------------------------
 
     def foreach(self, function: Callable[[Any], Any]) -> None:
-        """foreach(f): a side effect where records leave the job (an ``exit`` event each)."""
+        """foreach(f): a side effect where records leave the job (an ``exit`` event each traced
+        one)."""
         settings = self.settings
         op = _Op(_name_of(function, "foreach"), _site_of(function))
 
-        def partition(records: Iterator[Traced[Any]]) -> None:
+        def partition(records: Iterator[Any]) -> None:
             settings.ensure()
             op_id = op.id
             for record in records:
-                record.for_each(function, op=op_id)
-            _spoor.flush(10_000)
+                if type(record) is Traced:
+                    record.for_each(function, op=op_id)
+                else:
+                    function(record)
+            _partition_done()
 
         self.rdd.foreachPartition(partition)
 
     def collect_traced(self) -> list[Traced[Any]]:
-        """The records with their ids (for lineage queries); each traced one gets an ``exit``
-        event, reported by the driver."""
-        records: list[Traced[Any]] = self.rdd.collect()
+        """Every record as a Traced (id 0: untracked), for lineage queries; each traced one gets
+        an ``exit`` event, reported by the driver."""
+        records: list[Any] = self.rdd.collect()
         self.settings.ensure()
         op = _Op("collect", "driver").id
+        result: list[Traced[Any]] = []
         for record in records:
-            if record.id:
+            if type(record) is Traced:
                 _spoor.poke(record.id, op, _EXIT, 0)
-        return records
+                result.append(record)
+            else:
+                result.append(Traced(record))
+        return result
 
     def collect(self) -> list[Any]:
         """The values, exactly as the untraced job would collect them."""
@@ -391,7 +509,8 @@ def traced(rdd: Any, sampling: Optional[float] = None, log_dir: Optional[str] = 
             for value in records:
                 # Text and bytes records carry their key hash (key-hash sampling, finding them later).
                 key = key_hash(value) if type(value) is str or type(value) is bytes else 0
-                yield Traced(value, entry(op_id, key))
+                record = entry(op_id, key)
+                yield Traced(value, record) if record else value
 
         return _flushing(settings, run())
 
