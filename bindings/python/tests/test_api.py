@@ -180,6 +180,20 @@ def test_sampling_switched_at_run_time(traced: Path) -> None:
         spoor.set_sampling("all")  # type: ignore[arg-type]
 
 
+def test_batch_calls_take_buffers_sequences_and_iterables(traced: Path) -> None:
+    op = spoor.operator("forms")
+    raw = array("Q", [1, 2, 3]).tobytes()
+    for keys in (array("Q", [1, 2, 3]), [1, 2, 3], (1, 2, 3), iter([1, 2, 3]), raw, memoryview(raw), bytearray(raw)):
+        ids = spoor.entries(op, keys)
+        assert len(ids) == 3 and all(ids), type(keys)
+        assert len(spoor.checkpoints(keys if not isinstance(keys, type(iter([]))) else ids, op)) == 3
+    assert list(spoor.entries(op, [])) == [] and list(spoor.checkpoints(array("Q"), op)) == []
+    with pytest.raises(TypeError):
+        spoor.entries(op, b"12345")  # not a whole number of 8-byte words
+    with pytest.raises(OverflowError):
+        spoor.entries(op, [-1])
+
+
 def test_stats_and_flush(traced: Path) -> None:
     op = spoor.operator("count")
     ids = spoor.entries(op, array("Q", range(1000)))

@@ -95,36 +95,59 @@ def test_word_count(spark: Any, tmp_path: Path) -> None:
     assert fold["operator"].startswith("reduceByKey:")
 
 
-def test_join_and_other_operations(spark: Any, tmp_path: Path) -> None:
+def test_join_with_sampling_and_the_other_operations(spark: Any, tmp_path: Path) -> None:
     context = spark.sparkContext
-    users = context.parallelize([(i, f"user{i}") for i in range(50)], 3)
-    orders = context.parallelize([(i % 50, f"order{i}") for i in range(200)], 3)
-    untraced_join = sorted(users.join(orders).collect())
-    log_dir = tmp_path / "traces"
-    traced_users = spoor.spark.traced(users, sampling=1.0, log_dir=str(log_dir), name="users")
-    traced_orders = spoor.spark.traced(orders, sampling=1.0, log_dir=str(log_dir), name="orders")
-    joined = traced_users.join(traced_orders).collect_traced()
+    user_lines = [f"{i},user{i}" for i in range(60)]
+    order_lines = [f"{i % 60},order{i}" for i in range(300)]
+    users = context.parallelize(user_lines, 3)
+    orders = context.parallelize(order_lines, 3)
+
+    def parse(line: str) -> tuple[int, str]:
+        key, value = line.split(",")
+        return (int(key), value)
+
+    untraced_join = sorted(users.map(parse).join(orders.map(parse)).collect())
+    # The join alone in a log of its own (every action samples its sources afresh).
+    join_dir = tmp_path / "join"
+    joined = (spoor.spark.traced(users, sampling=0.5, log_dir=str(join_dir), name="users").map(parse)
+              .join(spoor.spark.traced(orders, sampling=0.5, log_dir=str(join_dir), name="orders").map(parse))
+              .collect_traced())
     assert sorted(record.value for record in joined) == untraced_join
+    spoor.shutdown()  # the driver's run; the workers flushed at the end of every partition
+    index = lineage_index(join_dir)
+
+    log_dir = tmp_path / "traces"
+    traced_users = spoor.spark.traced(users, sampling=0.5, log_dir=str(log_dir), name="users").map(parse)
+    traced_orders = spoor.spark.traced(orders, sampling=0.5, log_dir=str(log_dir), name="orders").map(parse)
+
+    pairs_u, pairs_o = users.map(parse), orders.map(parse)
     grouped = sorted((k, sorted(v)) for k, v in traced_orders.groupByKey().collect())
-    assert grouped == sorted((k, sorted(v)) for k, v in orders.groupByKey().collect())
+    assert grouped == sorted((k, sorted(v)) for k, v in pairs_o.groupByKey().collect())
     cogrouped = sorted((k, (sorted(a), sorted(b))) for k, (a, b) in traced_users.cogroup(traced_orders).collect())
-    assert cogrouped == sorted((k, (sorted(a), sorted(b))) for k, (a, b) in users.cogroup(orders).collect())
-    assert sorted(traced_orders.mapValues(len).collect()) == sorted(orders.mapValues(len).collect())
-    assert sorted(traced_orders.filter(lambda kv: kv[0] < 5).collect()) == sorted(orders.filter(lambda kv: kv[0] < 5).collect())
-    values = traced_orders.map(lambda kv: kv[0])
-    assert sorted(values.distinct().collect()) == sorted(orders.map(lambda kv: kv[0]).distinct().collect())
-    assert sorted(values.union(values).collect()) == sorted(orders.map(lambda kv: kv[0]).collect() * 2)
+    assert cogrouped == sorted((k, (sorted(a), sorted(b))) for k, (a, b) in pairs_u.cogroup(pairs_o).collect())
+    assert sorted(traced_orders.mapValues(len).collect()) == sorted(pairs_o.mapValues(len).collect())
+    assert sorted(traced_orders.filter(lambda kv: kv[0] < 5).collect()) == sorted(pairs_o.filter(lambda kv: kv[0] < 5).collect())
+    keys = traced_orders.map(lambda kv: kv[0])
+    assert sorted(keys.distinct().collect()) == sorted(pairs_o.map(lambda kv: kv[0]).distinct().collect())
+    assert sorted(keys.union(keys).collect()) == sorted(pairs_o.map(lambda kv: kv[0]).collect() * 2)
+    assert traced_users.count() == 60
     traced_users.foreach(lambda kv: None)
     spoor.shutdown()
 
-    index = lineage_index(log_dir)
-    user_hash = {spoor.key_hash(f"user{i}") for i in range(50)}
-    for record in joined[:20]:
+    # A joined output's backward lineage reaches exactly the sampled ones of its two input lines.
+    sampled = {int(r["key_hash"], 16) for r in index.values() if r["kind"] == "entry"}
+    assert 0.3 * 360 < len(sampled) < 0.7 * 360, "about half the lines were sampled"
+    traced_outputs = [record for record in joined if record.id]
+    assert len(traced_outputs) > 50
+    for record in traced_outputs:
         key, (user, order) = record.value
-        report = index[record.id]
-        assert len(report["parents"]) == 2 and report["operator"] == "join"
-        parents = [index[int(p, 16)] for p in report["parents"]]
-        assert all(p["kind"] == "entry" for p in parents), "the join's parents are the two source records"
+        inputs = {spoor.key_hash(f"{key},{user}"), spoor.key_hash(f"{key},{order}")}
+        assert backward_entries(index, record.id) == inputs & sampled
+        assert index[record.id]["operator"] == "join"
+    untraced_outputs = [record for record in joined if not record.id]
+    for record in untraced_outputs:
+        key, (user, order) = record.value
+        assert not ({spoor.key_hash(f"{key},{user}"), spoor.key_hash(f"{key},{order}")} & sampled), \
+            "an output is untracked only when neither input was sampled"
     events = [r["event"] for r in dump(log_dir) if r["kind"] == "poke"]
-    assert "shuffle_write" in events and "shuffle_read" in events and "exit" in events
-    assert user_hash  # the user records are tuples: entries carry no key hash
+    assert "shuffle_write" in events and "shuffle_read" in events and "exit" in events and "filtered" in events

@@ -513,17 +513,28 @@ def thread_stats() -> Stats:
     return Stats(*_spoor.thread_stats())
 
 
+def _words(values: Iterable[int]) -> tuple[object, int]:
+    """`values` as something the batch calls read (a buffer, list or tuple as it is; any other
+    iterable copied into an array('Q')) and the number of 64-bit words it holds."""
+    if isinstance(values, (list, tuple)):
+        return values, len(values)
+    try:
+        view = memoryview(values)  # type: ignore[arg-type]
+    except TypeError:
+        words = array("Q", values)
+        return words, len(words)
+    with view:
+        return values, view.nbytes // 8
+
+
 def entries(op: int, keys: Iterable[int]) -> array[int]:
     """Entry checkpoints for many records in one call: ``keys`` holds one key hash per record
     (a sequence, or a buffer of 8-byte integers; 0: no key). Returns ``array('Q')`` of the ids,
     0 for every record not sampled. The way to amortise the crossing into C over thousands of
     records."""
-    count = len(keys) if hasattr(keys, "__len__") else None  # type: ignore[arg-type]
-    if count is None:
-        keys = array("Q", keys)
-        count = len(keys)
+    source, count = _words(keys)
     out = array("Q", bytes(8 * count))
-    _spoor.entry_many(op, keys, out)
+    _spoor.entry_many(op, source, out)  # type: ignore[arg-type]
     return out
 
 
@@ -533,12 +544,9 @@ def checkpoints(
     """One-parent checkpoints for many records in one call: output ``i`` has parent
     ``parents[i]`` (0: untracked, costs a branch) and key hash ``keys[i]``. Returns
     ``array('Q')`` of the output ids."""
-    count = len(parents) if hasattr(parents, "__len__") else None  # type: ignore[arg-type]
-    if count is None:
-        parents = array("Q", parents)
-        count = len(parents)
+    source, count = _words(parents)
     out = array("Q", bytes(8 * count))
-    _spoor.checkpoint1_many(parents, op, keys, start_ns, end_ns, out)
+    _spoor.checkpoint1_many(source, op, keys, start_ns, end_ns, out)  # type: ignore[arg-type]
     return out
 
 

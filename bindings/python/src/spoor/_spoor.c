@@ -415,12 +415,11 @@ static int replay_operators(void) {
     return SPOOR_OK;
 }
 
-/* spoor_init, then the remembered operators; a failed replay shuts the library down again. */
+/* spoor_init, then the remembered operators; a failed replay shuts the library down again.
+ * The GIL is held throughout (spoor_init takes a few milliseconds): another Python thread that
+ * registered an operator between the two would take an id the replay must give back. */
 static int start(const spoor_config *config) {
-    int status;
-    Py_BEGIN_ALLOW_THREADS
-    status = spoor_init(config);
-    Py_END_ALLOW_THREADS
+    int status = spoor_init(config);
     if (status != SPOOR_OK) return status;
     status = replay_operators();
     if (status != SPOOR_OK) {
