@@ -261,3 +261,33 @@ def test_batch_reports_match_single_reports(log_dir: Path) -> None:
 
     assert [shape(i, {}) for i in batch_out] == [shape(i, {}) for i in single_out]
     assert [reports[f"{i:016x}"]["parents"] for i in batch_out] == [[f"{p:016x}"] for p in batch_entries]
+
+
+def test_threads_trace_with_exact_accounting(traced: Path) -> None:
+    """Python threads are OS threads: each takes a ring of its own (or shares one), and the
+    per-thread counters add up to the process's."""
+    import threading
+
+    op = spoor.operator("threads")
+    results: list[spoor.Stats] = []
+    lock = threading.Lock()
+
+    def work(index: int) -> None:
+        for start in range(0, 20_000, 1_000):
+            ids = spoor.entries(op, array("Q", range(index * 20_000 + start, index * 20_000 + start + 1_000)))
+            spoor.checkpoints(ids, op)
+            spoor.checkpoint1(ids[0], op)
+        with lock:
+            results.append(spoor.thread_stats())
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    spoor.flush()
+    total = spoor.stats()
+    assert len(results) == 8
+    assert sum(r.written for r in results) == total.written
+    assert total.written == total.committed + total.dropped and total.drained == total.committed
+    assert sum(r.sampled for r in results) == 8 * 20_000

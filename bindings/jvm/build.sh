@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Builds the JVM binding: the JNI layer (src/main/c/spoor_jni.c, gcc against the JDK's jni.h and
+# include/spoor.h, linked to libspoor.so.0 through $ORIGIN), the classes (javac --release 17),
+# and build/jvm/spoor.jar holding both with the self-contained libspoor.so (built first with
+# scripts/build --static-stdlib if build/static has none) under io/spoor/native/linux-x86_64/.
+#   bindings/jvm/build.sh            -> build/jvm/spoor.jar
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+out="$root/build/jvm"
+lib="$root/build/static/lib"
+[ -f "$lib/libspoor.so.0.1.0" ] || "$root/scripts/build" --static-stdlib
+java_home="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}"
+rm -rf "$out/classes"
+mkdir -p "$out/native" "$out/classes/io/spoor/native/linux-x86_64"
+gcc -std=c11 -O2 -fPIC -shared -Wall -Wextra -Werror \
+  -I"$java_home/include" -I"$java_home/include/linux" -I"$root/include" \
+  "$here/src/main/c/spoor_jni.c" -L"$lib" -lspoor -Wl,-rpath,'$ORIGIN' -Wl,-z,now \
+  -o "$out/native/libspoor_jni.so"
+javac --release 17 -Xlint:all -Werror -d "$out/classes" $(find "$here/src/main/java" -name '*.java')
+cp "$out/native/libspoor_jni.so" "$out/classes/io/spoor/native/linux-x86_64/libspoor_jni.so"
+cp "$lib/libspoor.so.0.1.0" "$out/classes/io/spoor/native/linux-x86_64/libspoor.so.0"
+jar --create --file "$out/spoor.jar" -C "$out/classes" .
+echo "built $out/spoor.jar"
