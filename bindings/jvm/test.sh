@@ -15,9 +15,23 @@ launcher=/usr/share/java/junit-platform-console-standalone.jar
 rm -rf "$out/classes-only" "$out/test-classes"
 cp -r "$out/classes" "$out/classes-only"
 rm -rf "$out/classes-only/io/spoor/native"
-javac --release 17 -Xlint:all,-try -Werror -d "$out/test-classes" -cp "$out/spoor.jar:$launcher" \
-  $(find "$here/src/test/java" -name '*.java')
+# With pyspark installed, its jars join the class path (SparkTest runs Spark in local mode) and
+# the JVM gets the module options Spark's own launcher gives it.
+spark_jars="${SPARK_JARS:-$(python3 -c 'import os, pyspark; print(os.path.join(os.path.dirname(pyspark.__file__), "jars"))' 2>/dev/null || true)}"
+classpath="$out/spoor.jar"
+options=()
+sources=$(find "$here/src/test/java" -name '*.java')
+if [ -n "$spark_jars" ] && [ -d "$spark_jars" ]; then
+  classpath="$classpath:$spark_jars/*"
+  read -r -a options <<<"$(java -cp "$spark_jars/*" "$here/src/test/SparkOptions.java")"
+  export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
+else
+  sources=$(find "$here/src/test/java" -name '*.java' -not -name 'SparkTest.java')
+fi
+javac --release 17 -proc:none -Xlint:all,-try,-path -Werror -d "$out/test-classes" -cp "$classpath:$launcher" $sources
 cd "$here"
-java -Djava.library.path=/nonexistent -Dspoor.jar="$out/spoor.jar" -Dspoor.classes="$out/classes-only" \
-  -Dspoor.repo="$root" -jar "$launcher" --disable-banner --details="${SPOOR_JUNIT_DETAILS:-tree}" \
-  -cp "$out/spoor.jar:$out/test-classes" --select-package io.spoor "$@"
+# Everything on the JVM's own class path (not the launcher's -cp, whose class loader is closed
+# before shutdown hooks run: Hadoop's, inside Spark, would then fail to load its classes).
+java "${options[@]}" -Djava.library.path=/nonexistent -Dspoor.jar="$out/spoor.jar" -Dspoor.classes="$out/classes-only" \
+  -Dspoor.repo="$root" -cp "$classpath:$out/test-classes:$launcher" org.junit.platform.console.ConsoleLauncher \
+  --disable-banner --details="${SPOOR_JUNIT_DETAILS:-tree}" --select-package io.spoor "$@"

@@ -20,10 +20,13 @@ import java.util.function.Predicate;
  * with a {@link StackWalker}). A {@link RuntimeException} or {@link Error} thrown by the function
  * of a traced record is reported as an {@code error} event on it, with {@code error.type} (the
  * exception's class) and {@code error.message} in the attachment, and rethrown unchanged.
+ * Serializable (when its value is), so that engines can ship traced records between JVMs.
  *
  * @param <T> the value's type
  */
-public final class Traced<T> {
+public final class Traced<T> implements java.io.Serializable {
+    private static final long serialVersionUID = 1L;
+
     private static final int MAX_MESSAGE = 512;
     private static final StackWalker WALKER = StackWalker.getInstance();
     private static final ClassValue<int[]> FUNCTION_OPS = new ClassValue<>() {

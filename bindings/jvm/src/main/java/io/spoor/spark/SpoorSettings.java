@@ -1,0 +1,54 @@
+package io.spoor.spark;
+
+import io.spoor.Sampling;
+import io.spoor.Spoor;
+import java.io.Serializable;
+
+/**
+ * What an executor needs to trace: the log directory and the sampling. Travels with the job, in
+ * the closures Spark ships; {@link #ensure()} starts Spoor once per executor JVM for these
+ * settings (an executor reused for a job with other settings starts again with those; an
+ * instance the program started itself is left alone).
+ */
+public final class SpoorSettings implements Serializable {
+    private static final long serialVersionUID = 1L;
+    private static final Object LOCK = new Object();
+    private static SpoorSettings started;
+    private static Spoor handle;
+
+    final String logDir;
+    final double probability;
+
+    /**
+     * @param logDir the log root every process writes its run under (absolute)
+     * @param probability the share of source records traced
+     */
+    public SpoorSettings(String logDir, double probability) {
+        this.logDir = logDir;
+        this.probability = probability;
+    }
+
+    /** Starts Spoor in this JVM for these settings, once. */
+    public void ensure() {
+        synchronized (LOCK) {
+            if (Spoor.isRunning()) {
+                if (started == null || handle == null || equals(started)) {
+                    return;
+                }
+                handle.close();
+            }
+            handle = Spoor.builder().logDir(logDir).sampling(Sampling.probability(probability)).start();
+            started = this;
+        }
+    }
+
+    @Override
+    public boolean equals(Object other) {
+        return other instanceof SpoorSettings that && that.logDir.equals(logDir) && that.probability == probability;
+    }
+
+    @Override
+    public int hashCode() {
+        return logDir.hashCode() * 31 + Double.hashCode(probability);
+    }
+}
