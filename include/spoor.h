@@ -522,6 +522,19 @@ static inline int spoor_entry_ex(uint32_t op, uint64_t key_hash,
 }
 
 /**
+ * An entry that is always traced, whatever the sampling: mints an id for a record the caller
+ * must be able to follow in every case (an engine's job, stage or task record, which its events
+ * are then poked on), reports it as an entry (with `attrs` if any) and stores the id in *out_id.
+ * Not counted as sampled. If the report is lost (SPOOR_DROPPED) the id is still stored, so what
+ * follows can name the record. `attrs` is read during the call only.
+ * Returns SPOOR_OK, SPOOR_DROPPED, or SPOOR_E_NOT_INITIALIZED, SPOOR_E_INVALID_ARGUMENT (NULL
+ * out_id, NULL attrs with n_attrs > 0, an empty key), SPOOR_E_ATTACHMENT_TOO_LARGE,
+ * SPOOR_E_REPORT_TOO_LARGE; on an error *out_id is 0. Thread-safe; not inline.
+ */
+int spoor_mint(uint32_t op, uint64_t key_hash, const spoor_attr *SPOOR_NULLABLE attrs, size_t n_attrs,
+               uint64_t *SPOOR_NULLABLE out_id);
+
+/**
  * Checkpoint with one parent (map, filter that kept the record, flatMap output by output):
  * if `parent` is 0 the output is untracked: *out_id = 0 and SPOOR_OK, without entering the
  * library. Otherwise mints the output record's id into *out_id and reports (parent, operator,

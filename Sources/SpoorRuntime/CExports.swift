@@ -223,6 +223,34 @@ public func spoor__entry_slow(
 }
 
 @c @implementation
+public func spoor_mint(
+    _ op: UInt32, _ keyHash: UInt64, _ attrs: UnsafePointer<spoor_attr>?, _ attributeCount: Int,
+    _ outID: UnsafeMutablePointer<UInt64>?
+) -> Int32 {
+    guard let outID else { return fail(Status.invalidArgument, "out_id is NULL") }
+    outID.pointee = 0
+    let attachLength = RingProducer.attachmentLength(attrs, count: attributeCount)
+    guard attachLength >= 0 else { return Int32(attachLength) }
+    let thread = spoorint_thread_state()
+    let ready = RingProducer.ready(thread)
+    if ready == Status.notInitialized { return ready }
+    // The record exists whether or not its report finds room: its id is returned either way, so
+    // that what follows it (checkpoints, pokes) still names it.
+    let id = RingProducer.mint(thread, count: 1)
+    outID.pointee = id
+    if ready == Status.dropped { return RingProducer.drop(thread) }
+    let now = Clock.now()
+    return attachLength == 0
+        ? RingProducer.writeSingleSlot(
+            thread, id: id, parent: 0, keyHash: keyHash, start: now, end: now, op: op, parentCount: 0,
+            kind: SPOORINT_KIND_ENTRY, aux: 1)
+        : RingProducer.writeGeneral(
+            thread, kind: SPOORINT_KIND_ENTRY, flags: 0, id: id, parents: nil, parentCount: 0, trackedParents: 0,
+            keyHash: keyHash, start: now, end: now, op: op, aux: 1, attributes: attrs, attributeCount: attributeCount,
+            attachLength: attachLength)
+}
+
+@c @implementation
 public func spoor__checkpoint1_slow(
     _ thread: UnsafeMutablePointer<spoor__thread>, _ parent: UInt64, _ op: UInt32, _ keyHash: UInt64,
     _ startNanos: UInt64, _ endNanos: UInt64, _ outID: UnsafeMutablePointer<UInt64>?

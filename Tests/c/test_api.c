@@ -358,6 +358,11 @@ void test_uninitialized(void) {
     CHECK_EQ(spoor_checkpoint(parents, 3, &info, &id), SPOOR_E_NOT_INITIALIZED);
     CHECK_EQ(spoor_poke(0x1234, 1, SPOOR_EVENT_EXIT, 0), SPOOR_E_NOT_INITIALIZED);
     CHECK_EQ(spoor_poke_ex(0x1234, 1, SPOOR_EVENT_EXIT, 0, NULL, 0), SPOOR_E_NOT_INITIALIZED);
+    {
+        uint64_t minted = 7;
+        CHECK_EQ(spoor_mint(1, 0, NULL, 0, &minted), SPOOR_E_NOT_INITIALIZED);
+        CHECK_EQ(minted, 0);
+    }
     /* The dead-segment sweep works without spoor_init and checks its arguments. */
     uint64_t swept_reports = 99;
     CHECK_EQ(spoor_recover_dead(NULL, 5, &swept_reports), SPOOR_E_INVALID_ARGUMENT);
@@ -937,6 +942,27 @@ void test_bad_arguments(void) {
     CHECK_EQ(spoor_poke(parent, op, 65535, 0), SPOOR_OK);
     CHECK_EQ(spoor_poke(parent, op, SPOOR_EVENT_SHUFFLE_WRITE, 0), SPOOR_OK);
     CHECK_EQ(spoor_poke(0, op, 0, 0), SPOOR_OK);
+    /* Minted records: always traced, even with sampling off; the id survives a lost report. */
+    {
+        uint64_t minted = 0;
+        CHECK_EQ(spoor_mint(op, 5, NULL, 0, NULL), SPOOR_E_INVALID_ARGUMENT);
+        CHECK_EQ(spoor_mint(op, 5, NULL, 1, &minted), SPOOR_E_INVALID_ARGUMENT);
+        CHECK_EQ(minted, 0);
+        CHECK_EQ(spoor_mint(op, 5, &key256, 1, &minted), SPOOR_E_ATTACHMENT_TOO_LARGE);
+        spoor_sampling off = {0};
+        off.mode = SPOOR_SAMPLE_OFF;
+        spoor_sampling before;
+        CHECK_EQ(spoor_get_sampling(&before), SPOOR_OK);
+        CHECK_EQ(spoor_set_sampling(&off), SPOOR_OK);
+        uint64_t unsampled = 1;
+        CHECK_EQ(spoor_entry(op, 5, &unsampled), SPOOR_OK);
+        CHECK_EQ(unsampled, 0);
+        CHECK_EQ(spoor_mint(op, 5, NULL, 0, &minted), SPOOR_OK);
+        CHECK(minted != 0);
+        CHECK_EQ(spoor_mint(op, 5, attrs, 2, &minted), SPOOR_OK);
+        CHECK(minted != 0);
+        CHECK_EQ(spoor_set_sampling(&before), SPOOR_OK);
+    }
     /* Pokes with an attachment: the same checks, and the attachment's. */
     CHECK_EQ(spoor_poke_ex(parent, op, 0, 0, NULL, 0), SPOOR_E_INVALID_ARGUMENT);
     CHECK_EQ(spoor_poke_ex(parent, op, 65536, 0, attrs, 2), SPOOR_E_INVALID_ARGUMENT);

@@ -41,6 +41,16 @@ def spoor_run_dirs(root: Path) -> list[str]:
     return sorted(str(p) for p in root.iterdir() if p.is_dir())
 
 
+def test_mint_is_always_traced(traced: Path) -> None:
+    op = spoor.operator("task")
+    spoor.set_sampling(spoor.Sampling.off())
+    assert spoor.entry(op) == 0
+    task = spoor.mint(op, 3, {"stage": "1"})
+    assert task != 0
+    reports = {r["id"]: r for r in dump(finish())}
+    assert reports[hexid(task)]["kind"] == "entry" and attachment(reports[hexid(task)]) == {"stage": "1"}
+
+
 def test_untracked_parents_never_report(traced: Path) -> None:
     op = spoor.operator("noop")
     assert spoor.checkpoint1(0, op) == 0

@@ -66,7 +66,7 @@ __all__ = [
     "TooManyParents", "Traced", "UDF", "abi_version", "checkpoint", "checkpoint1", "checkpoints",
     "enter", "entries", "entry", "entry_with", "event_name", "flush", "fold", "fold_report",
     "from_context", "from_context_bytes", "generation", "get_sampling", "init", "key_hash",
-    "key_sampled", "now", "operator", "poke", "recover_dead", "run_dir", "set_partition", "set_sampling",
+    "key_sampled", "mint", "now", "operator", "poke", "recover_dead", "run_dir", "set_partition", "set_sampling",
     "shm_name", "shutdown", "stats", "strerror", "thread_stats", "to_context", "to_context_bytes",
     "udf", "version",
 ]
@@ -361,6 +361,13 @@ def entry_with(op: int, key_hash: int = 0, attachment: Optional[Attachment] = No
     """An entry checkpoint with an attachment: as :func:`entry`, and a sampled entry's report
     carries ``attachment``. Returns the id, 0 unless sampled."""
     return _spoor.entry_ex(op, key_hash, dict(attachment) if attachment is not None else None)
+
+
+def mint(op: int, key_hash: int = 0, attachment: Optional[Attachment] = None) -> int:
+    """An entry that is always traced, whatever the sampling (``spoor_mint``): for records that
+    must be followed in every case (a job, a stage, a task), whose events are then poked on them.
+    Returns the id, also when the report was lost to a full ring."""
+    return _spoor.mint(op, key_hash, dict(attachment) if attachment is not None else None)
 
 
 def checkpoint(

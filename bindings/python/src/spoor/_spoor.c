@@ -684,6 +684,22 @@ static PyObject *py_entry_ex(PyObject *module, PyObject *const *args, Py_ssize_t
     return PyLong_FromUnsignedLongLong(id);
 }
 
+/* mint(op, key_hash, attachment) -> id: an entry always traced (spoor_mint) */
+static PyObject *py_mint(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
+    (void)module;
+    if (check_args(nargs, 3, 3, "mint") != 0) return NULL;
+    uint32_t op;
+    uint64_t key, id;
+    if (to_u32(args[0], &op, "op") != 0 || to_u64(args[1], &key) != 0) return NULL;
+    attr_list attrs;
+    if (attrs_read(args[2], &attrs) != 0) return NULL;
+    int status = spoor_mint(op, key, attrs.count ? attrs.items : NULL, attrs.count, &id);
+    RETRY_IF_CHILD(status, spoor_mint(op, key, attrs.count ? attrs.items : NULL, attrs.count, &id));
+    attrs_release(&attrs);
+    if (status < 0) return raise_status(status);
+    return PyLong_FromUnsignedLongLong(id);
+}
+
 /* checkpoint1(parent, op, key_hash=0, start_ns=0, end_ns=0) -> id */
 static PyObject *py_checkpoint1(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
@@ -1327,6 +1343,7 @@ static PyMethodDef methods[] = {
     FAST(register_operator, "register_operator(name, site=None) -> id"),
     FAST(entry, "entry(op, key_hash=0) -> id (0 unless sampled)"),
     FAST(entry_ex, "entry_ex(op, key_hash, attachment) -> id"),
+    FAST(mint, "mint(op, key_hash, attachment) -> id: an entry always traced"),
     FAST(checkpoint1, "checkpoint1(parent, op, key_hash=0, start_ns=0, end_ns=0) -> id"),
     FAST(checkpoint, "checkpoint(parents, op, key_hash, start_ns, end_ns, fanout, attachment) -> id"),
     FAST(fold_report, "fold_report(parents, op, key_hash, start_ns, end_ns, fanout, attachment) -> id"),

@@ -240,6 +240,18 @@ JNIEXPORT jlong JNICALL Java_io_spoor_Native_entryEx(JNIEnv *env, jclass cls, ji
     return (jlong)id;
 }
 
+JNIEXPORT jlong JNICALL Java_io_spoor_Native_mint(JNIEnv *env, jclass cls, jint op, jlong key, jbyteArray attachment) {
+    (void)cls;
+    spoor_attr attrs[MAX_ATTRS];
+    uint8_t buffer[SPOOR_MAX_ATTACHMENT * 4];
+    size_t n = 0;
+    if (attachment != NULL && read_attrs(env, attachment, buffer, attrs, &n) != 0) return 0;
+    uint64_t id;
+    int status = spoor_mint((uint32_t)op, (uint64_t)key, n > 0 ? attrs : NULL, n, &id);
+    if (status < 0) return fail(env, status);
+    return (jlong)id;
+}
+
 JNIEXPORT jlong JNICALL Java_io_spoor_Native_checkpoint1(
     JNIEnv *env, jclass cls, jlong parent, jint op, jlong key, jlong start_ns, jlong end_ns) {
     (void)cls;

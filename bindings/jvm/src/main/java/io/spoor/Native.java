@@ -32,6 +32,8 @@ final class Native {
 
     static native long entryEx(int op, long key, byte[] attachment);
 
+    static native long mint(int op, long key, byte[] attachment);
+
     static native long checkpoint1(long parent, int op, long key, long startNs, long endNs);
 
     static native long checkpoint2(long first, long second, int op, long key, long startNs, long endNs);

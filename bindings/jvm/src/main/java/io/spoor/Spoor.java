@@ -291,6 +291,20 @@ public final class Spoor implements AutoCloseable {
     }
 
     /**
+     * An entry that is always traced, whatever the sampling ({@code spoor_mint}): for records an
+     * engine must follow in every case (a job, a stage, a task), whose events are then poked on
+     * them. The id is returned even if the report was lost to a full ring.
+     *
+     * @param op the operator
+     * @param keyHash the record's key hash, or 0
+     * @param attachment the pairs, or null
+     * @return the record's id
+     */
+    public static long mint(int op, long keyHash, Attachment attachment) {
+        return Native.mint(op, keyHash, attachment == null ? null : attachment.encoded);
+    }
+
+    /**
      * A one-parent checkpoint with the clock read by the library. Untracked parent: 0, no JNI call.
      *
      * @param parent the input record's id

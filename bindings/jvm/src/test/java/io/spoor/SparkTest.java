@@ -40,7 +40,7 @@ class SparkTest {
     @BeforeAll
     static void start() {
         context = new JavaSparkContext(new SparkConf().setMaster("local[2]").setAppName("spoor-jvm-test")
-                .set("spark.ui.enabled", "false").set("spark.driver.host", "127.0.0.1"));
+                .set("spark.ui.enabled", "false").set("spark.driver.host", "127.0.0.1").set("spark.log.level", "ERROR"));
         context.setLogLevel("ERROR");
     }
 
@@ -146,5 +146,95 @@ class SparkTest {
         assertEquals(Boolean.TRUE, fold.get("fold"));
         assertTrue(((String) fold.get("operator")).startsWith("reduceByKey:"), (String) fold.get("operator"));
         assertTrue(((Long) fold.get("duration_ns")) >= 0);
+    }
+
+    static <K extends Comparable<K>, V> List<Tuple2<K, V>> sorted(List<Tuple2<K, V>> pairs) {
+        List<Tuple2<K, V>> copy = new ArrayList<>(pairs);
+        copy.sort((a, b) -> {
+            int byKey = a._1().compareTo(b._1());
+            return byKey != 0 ? byKey : String.valueOf(a._2()).compareTo(String.valueOf(b._2()));
+        });
+        return copy;
+    }
+
+    static Tuple2<Integer, String> parse(String line) {
+        String[] parts = line.split(",");
+        return new Tuple2<>(Integer.parseInt(parts[0]), parts[1]);
+    }
+
+    @Test
+    void joinWithSamplingAndTheOtherOperations() throws Exception {
+        List<String> userLines = new ArrayList<>();
+        List<String> orderLines = new ArrayList<>();
+        for (int i = 0; i < 60; i++) {
+            userLines.add(i + ",user" + i);
+        }
+        for (int i = 0; i < 300; i++) {
+            orderLines.add(i % 60 + ",order" + i);
+        }
+        JavaRDD<String> users = context.parallelize(userLines, 3);
+        JavaRDD<String> orders = context.parallelize(orderLines, 3);
+        List<Tuple2<Integer, Tuple2<String, String>>> untraced = sorted(
+                users.mapToPair(SparkTest::parse).join(orders.mapToPair(SparkTest::parse)).collect());
+        Path joinRoot = TestSupport.temporaryRoot();
+        List<Traced<Tuple2<Integer, Tuple2<String, String>>>> joined = TracedRDD.traced(users, 0.5, joinRoot.toString())
+                .mapToPair(SparkTest::parse)
+                .join(TracedRDD.traced(orders, 0.5, joinRoot.toString()).mapToPair(SparkTest::parse))
+                .collectTraced();
+        Native.shutdown();
+        List<Tuple2<Integer, Tuple2<String, String>>> values = new ArrayList<>();
+        joined.forEach(record -> values.add(record.value()));
+        assertEquals(untraced, sorted(values), "the traced join's results are the untraced join's");
+        Map<Long, Map<String, Object>> index = index(joinRoot);
+        Set<Long> sampled = new HashSet<>();
+        index.values().forEach(report -> {
+            if ("entry".equals(report.get("kind"))) {
+                sampled.add(Long.parseUnsignedLong((String) report.get("key_hash"), 16));
+            }
+        });
+        int traced = 0;
+        for (Traced<Tuple2<Integer, Tuple2<String, String>>> record : joined) {
+            int key = record.value()._1();
+            Set<Long> inputs = new HashSet<>(List.of(Spoor.keyHash(key + "," + record.value()._2()._1()),
+                    Spoor.keyHash(key + "," + record.value()._2()._2())));
+            inputs.retainAll(sampled);
+            if (record.id() == 0) {
+                assertTrue(inputs.isEmpty(), "an output is untracked only when neither input was sampled");
+                continue;
+            }
+            assertEquals(inputs, backward(index, record.id()), "a joined output's lineage is exactly its sampled inputs");
+            traced++;
+        }
+        assertTrue(traced > 50, "traced outputs: " + traced);
+
+        Path root = TestSupport.temporaryRoot();
+        var tracedUsers = TracedRDD.traced(users, 0.5, root.toString()).mapToPair(SparkTest::parse);
+        var tracedOrders = TracedRDD.traced(orders, 0.5, root.toString()).mapToPair(SparkTest::parse);
+        var plainUsers = users.mapToPair(SparkTest::parse);
+        var plainOrders = orders.mapToPair(SparkTest::parse);
+        List<Tuple2<Integer, List<String>>> grouped = new ArrayList<>();
+        for (Tuple2<Integer, List<String>> group : tracedOrders.groupByKey().collect()) {
+            List<String> members = new ArrayList<>(group._2());
+            members.sort(null);
+            grouped.add(new Tuple2<>(group._1(), members));
+        }
+        List<Tuple2<Integer, List<String>>> plainGrouped = new ArrayList<>();
+        for (Tuple2<Integer, Iterable<String>> group : plainOrders.groupByKey().collect()) {
+            List<String> members = new ArrayList<>();
+            group._2().forEach(members::add);
+            members.sort(null);
+            plainGrouped.add(new Tuple2<>(group._1(), members));
+        }
+        assertEquals(sorted(plainGrouped), sorted(grouped));
+        assertEquals(plainUsers.cogroup(plainOrders).count(), tracedUsers.cogroup(tracedOrders).count());
+        assertEquals(sorted(plainOrders.mapValues(String::length).collect()), sorted(tracedOrders.mapValues(String::length).collect()));
+        assertEquals(sorted(plainOrders.filter(pair -> pair._1() < 5).collect()),
+                sorted(tracedOrders.filter(pair -> pair._1() < 5).collect()));
+        assertEquals(2 * plainUsers.count(), tracedUsers.union(tracedUsers).count());
+        tracedUsers.foreach(pair -> { });
+        Native.shutdown();
+        List<Object> events = new ArrayList<>();
+        TestSupport.dump(root).forEach(report -> events.add(report.get("event")));
+        assertTrue(events.contains("shuffle_write") && events.contains("shuffle_read") && events.contains("exit"), events.toString());
     }
 }

@@ -42,6 +42,17 @@ public final class SpoorSettings implements Serializable {
         }
     }
 
+    /** Shuts down the instance this class started in this JVM, if it still runs (draining it). */
+    public static void stopOurs() {
+        synchronized (LOCK) {
+            if (handle != null && Spoor.isRunning()) {
+                handle.close();
+            }
+            handle = null;
+            started = null;
+        }
+    }
+
     @Override
     public boolean equals(Object other) {
         return other instanceof SpoorSettings that && that.logDir.equals(logDir) && that.probability == probability;

@@ -1,6 +1,7 @@
 package io.spoor.spark;
 
 import io.spoor.Event;
+import io.spoor.Fold;
 import io.spoor.Spoor;
 import io.spoor.Traced;
 import java.io.Serializable;
@@ -188,6 +189,111 @@ public final class TracedPairRDD<K, V> implements Serializable {
             }
             return out.iterator();
         }), settings);
+    }
+
+    /** Collects the values of `items` into `values` and the traced ones' ids into `fold`, poking
+     *  each traced one with shuffle_read. */
+    static <X> void gather(Iterable<Traced<X>> items, int op, List<X> values, Fold fold) {
+        for (Traced<X> item : items) {
+            values.add(item.value());
+            if (item.id() != 0) {
+                fold.add(item.id());
+                Spoor.poke(item.id(), op, Event.SHUFFLE_READ);
+            }
+        }
+    }
+
+    /**
+     * groupByKey(): each (key, [values]) with traced members is one fold report of them.
+     *
+     * @return the groups
+     */
+    public TracedPairRDD<K, List<V>> groupByKey() {
+        SpoorSettings settings = this.settings;
+        Op op = Op.of("groupByKey");
+        JavaPairRDD<K, Iterable<Traced<V>>> grouped = keyed("groupByKey").groupByKey();
+        return new TracedPairRDD<>(grouped.mapPartitions(groups -> {
+            settings.ensure();
+            int id = op.id();
+            List<Traced<Tuple2<K, List<V>>>> out = new ArrayList<>();
+            while (groups.hasNext()) {
+                Tuple2<K, Iterable<Traced<V>>> group = groups.next();
+                long start = Spoor.now();
+                List<V> values = new ArrayList<>();
+                Fold fold = new Fold();
+                gather(group._2(), id, values, fold);
+                long folded = fold.finish(id, keyHash(group._1()), start, Spoor.now());
+                out.add(new Traced<>(new Tuple2<>(group._1(), values), folded));
+            }
+            if (Spoor.isRunning()) {
+                Spoor.flush();
+            }
+            return out.iterator();
+        }), settings);
+    }
+
+    /**
+     * cogroup(other): each (key, ([v...], [w...])) with traced members is one fold report of them,
+     * on both sides.
+     *
+     * @param other the other side
+     * @param <W> its value type
+     * @return the groups
+     */
+    public <W> TracedPairRDD<K, Tuple2<List<V>, List<W>>> cogroup(TracedPairRDD<K, W> other) {
+        SpoorSettings settings = this.settings;
+        Op op = Op.of("cogroup");
+        JavaPairRDD<K, Tuple2<Iterable<Traced<V>>, Iterable<Traced<W>>>> grouped = keyed("cogroup").cogroup(other.keyed("cogroup"));
+        return new TracedPairRDD<>(grouped.mapPartitions(groups -> {
+            settings.ensure();
+            int id = op.id();
+            List<Traced<Tuple2<K, Tuple2<List<V>, List<W>>>>> out = new ArrayList<>();
+            while (groups.hasNext()) {
+                Tuple2<K, Tuple2<Iterable<Traced<V>>, Iterable<Traced<W>>>> group = groups.next();
+                long start = Spoor.now();
+                List<V> left = new ArrayList<>();
+                List<W> right = new ArrayList<>();
+                Fold fold = new Fold();
+                gather(group._2()._1(), id, left, fold);
+                gather(group._2()._2(), id, right, fold);
+                long folded = fold.finish(id, keyHash(group._1()), start, Spoor.now());
+                out.add(new Traced<>(new Tuple2<>(group._1(), new Tuple2<>(left, right)), folded));
+            }
+            if (Spoor.isRunning()) {
+                Spoor.flush();
+            }
+            return out.iterator();
+        }), settings);
+    }
+
+    /**
+     * filter(p) over the pairs: kept traced pairs are reported as new records; removed ones get
+     * a {@code filtered} event.
+     *
+     * @param predicate the user's predicate
+     * @return the kept pairs
+     */
+    public TracedPairRDD<K, V> filter(Function<Tuple2<K, V>, Boolean> predicate) {
+        return new TracedPairRDD<>(new TracedRDD<>(rdd, settings).filter(predicate).rdd, settings);
+    }
+
+    /**
+     * union(other): both RDDs' pairs, unchanged (no report).
+     *
+     * @param other the other traced pair RDD
+     * @return the union
+     */
+    public TracedPairRDD<K, V> union(TracedPairRDD<K, V> other) {
+        return new TracedPairRDD<>(rdd.union(other.rdd), settings);
+    }
+
+    /**
+     * foreach(f) over the pairs (an {@code exit} event each traced one).
+     *
+     * @param function the user's function
+     */
+    public void foreach(org.apache.spark.api.java.function.VoidFunction<Tuple2<K, V>> function) {
+        new TracedRDD<>(rdd, settings).foreach(function);
     }
 
     /** @return the pairs with their ids; each traced one gets an {@code exit} event (from the driver) */
