@@ -1,7 +1,6 @@
 package io.spoor.spark;
 
 import io.spoor.Spoor;
-import io.spoor.Traced;
 import java.util.ArrayDeque;
 import java.util.Iterator;
 import java.util.NoSuchElementException;
@@ -11,9 +10,10 @@ import java.util.function.Consumer;
 final class Partitions {
     private Partitions() {}
 
-    /** One record's step: emits its outputs (any number) to `out`. */
-    interface Step<T, R> {
-        void apply(Traced<T> record, int op, Consumer<Traced<R>> out) throws Exception;
+    /** One record's step (a Traced or a plain value): emits its outputs (any number) to `out`.
+     *  Serializable: Spark ships it to the executors inside the partition's closure. */
+    interface Step extends java.io.Serializable {
+        void apply(Object record, int op, Consumer<Object> out) throws Exception;
     }
 
     /** Rethrows `error` unchanged, checked or not (Iterator.next cannot declare it). */
@@ -24,9 +24,9 @@ final class Partitions {
 
     /** Applies `step` to each record as the consumer asks for outputs, then flushes this JVM's
      *  reports once the partition is through (so an executor killed later has lost nothing). */
-    static <T, R> Iterator<Traced<R>> lazily(Iterator<Traced<T>> records, int op, Step<T, R> step) {
+    static Iterator<Object> lazily(Iterator<?> records, int op, Step step) {
         return new Iterator<>() {
-            private final ArrayDeque<Traced<R>> ready = new ArrayDeque<>();
+            private final ArrayDeque<Object> ready = new ArrayDeque<>();
             private boolean done;
 
             @Override
@@ -40,20 +40,25 @@ final class Partitions {
                 }
                 if (ready.isEmpty() && !done) {
                     done = true;
-                    if (Spoor.isRunning()) {
-                        Spoor.flush();
-                    }
+                    flush();
                 }
                 return !ready.isEmpty();
             }
 
             @Override
-            public Traced<R> next() {
+            public Object next() {
                 if (!hasNext()) {
                     throw new NoSuchElementException();
                 }
                 return ready.poll();
             }
         };
+    }
+
+    /** Flushes this JVM's reports (a partition is done). */
+    static void flush() {
+        if (Spoor.isRunning()) {
+            Spoor.flush();
+        }
     }
 }

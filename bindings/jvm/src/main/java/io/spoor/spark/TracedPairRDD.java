@@ -7,18 +7,23 @@ import io.spoor.Traced;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Iterator;
 import java.util.List;
+import java.util.function.Consumer;
 import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.function.Function;
 import org.apache.spark.api.java.function.Function2;
+import org.apache.spark.api.java.function.VoidFunction;
 import scala.Tuple2;
 
 /**
  * A traced RDD of (key, value) records (from {@link TracedRDD#mapToPair}). The key-grouping
- * operations report each output as a fold whose parents are every traced record that went into
- * it (map-side partial aggregates carry their ids through the shuffle), and traced records are
- * poked with {@code shuffle_write} before a shuffle and {@code shuffle_read} after it.
+ * operations report each output that traced records went into as a fold whose parents are every
+ * one of them (map-side partial aggregates carry their ids through the shuffle; an aggregate of
+ * untracked records only is reduced exactly as untraced), and traced records are poked with
+ * {@code shuffle_write} before a shuffle and {@code shuffle_read} after it. As in
+ * {@link TracedRDD}, untracked pairs stay plain {@code Tuple2}s.
  *
  * @param <K> the key type
  * @param <V> the value type
@@ -26,61 +31,74 @@ import scala.Tuple2;
 public final class TracedPairRDD<K, V> implements Serializable {
     private static final long serialVersionUID = 1L;
 
-    /** The underlying RDD of traced pairs. */
-    public final JavaRDD<Traced<Tuple2<K, V>>> rdd;
+    /** The pairs: a Traced of the Tuple2 for each traced one, the plain Tuple2 for the others. */
+    final JavaRDD<Object> records;
     final SpoorSettings settings;
 
-    TracedPairRDD(JavaRDD<Traced<Tuple2<K, V>>> rdd, SpoorSettings settings) {
-        this.rdd = rdd;
+    TracedPairRDD(JavaRDD<Object> records, SpoorSettings settings) {
+        this.records = records;
         this.settings = settings;
     }
 
-    /** A partial aggregate and the ids of the traced records in it. */
-    static final class Partial<V> implements Serializable {
+    /** A partial aggregate that traced records went into, and their ids. */
+    static final class Partial implements Serializable {
         private static final long serialVersionUID = 1L;
-        V value;
-        long[] ids = new long[0];
+        Object value;
+        long[] ids = new long[4];
         int count;
 
-        Partial(V value, long id) {
+        Partial(Object value, long id) {
             this.value = value;
             add(id);
         }
 
         void add(long id) {
-            if (id == 0) {
-                return;
-            }
             if (count == ids.length) {
-                ids = Arrays.copyOf(ids, Math.max(4, ids.length * 2));
+                ids = Arrays.copyOf(ids, ids.length * 2);
             }
             ids[count++] = id;
         }
 
-        void addAll(Partial<V> other) {
+        void addAll(Partial other) {
             for (int i = 0; i < other.count; i++) {
                 add(other.ids[i]);
             }
         }
     }
 
-    /** (key, Traced(value, id)) for a shuffle, poking each traced record with shuffle_write. */
-    private JavaPairRDD<K, Traced<V>> keyed(String kind) {
+    /** (key, value) for a shuffle: a traced pair becomes (key, Traced(value, id)) and is poked with
+     *  shuffle_write; an untracked one passes as it is. */
+    @SuppressWarnings("unchecked")
+    private JavaPairRDD<K, Object> keyed(String kind) {
         SpoorSettings settings = this.settings;
         Op op = new Op(kind + ":shuffle", kind);
-        return rdd.mapPartitionsToPair(records -> {
+        return records.mapPartitionsToPair(partition -> {
             settings.ensure();
             int id = op.id();
-            List<Tuple2<K, Traced<V>>> out = new ArrayList<>();
-            while (records.hasNext()) {
-                Traced<Tuple2<K, V>> record = records.next();
-                Spoor.poke(record.id(), id, Event.SHUFFLE_WRITE);
-                out.add(new Tuple2<>(record.value()._1(), new Traced<>(record.value()._2(), record.id())));
-            }
-            if (Spoor.isRunning()) {
-                Spoor.flush();
-            }
-            return out.iterator();
+            return new Iterator<Tuple2<K, Object>>() {
+                private boolean done;
+
+                @Override
+                public boolean hasNext() {
+                    boolean more = partition.hasNext();
+                    if (!more && !done) {
+                        done = true;
+                        Partitions.flush();
+                    }
+                    return more;
+                }
+
+                @Override
+                public Tuple2<K, Object> next() {
+                    Object record = partition.next();
+                    if (record instanceof Traced<?> traced) {
+                        Tuple2<K, V> pair = (Tuple2<K, V>) traced.value();
+                        Spoor.poke(traced.id(), id, Event.SHUFFLE_WRITE);
+                        return new Tuple2<>(pair._1(), new Traced<>(pair._2(), traced.id()));
+                    }
+                    return (Tuple2<K, Object>) record;
+                }
+            };
         });
     }
 
@@ -97,6 +115,34 @@ public final class TracedPairRDD<K, V> implements Serializable {
         return Spoor.keyHash(String.valueOf(key));
     }
 
+    /** Runs `finish` on each shuffled (key, payload) of `shuffled` as operator `op`. */
+    private <P> JavaRDD<Object> afterShuffle(JavaPairRDD<K, P> shuffled, Op op, Partitions.Step finish) {
+        SpoorSettings settings = this.settings;
+        return shuffled.mapPartitions(groups -> {
+            settings.ensure();
+            return Partitions.lazily(groups, op.id(), finish);
+        });
+    }
+
+    /** Reads a shuffled value (plain or Traced) into `values`, its id into `fold`, poking it. */
+    @SuppressWarnings("unchecked")
+    static <X> void gather(Iterable<Object> items, int op, List<X> values, Fold fold) {
+        for (Object item : items) {
+            if (item instanceof Traced<?> traced) {
+                values.add((X) traced.value());
+                fold.add(traced.id());
+                Spoor.poke(traced.id(), op, Event.SHUFFLE_READ);
+            } else {
+                values.add((X) item);
+            }
+        }
+    }
+
+    /** The output record of a group: a Traced of it if traced records went into it. */
+    static Object output(Object value, long id) {
+        return id != 0 ? new Traced<>(value, id) : value;
+    }
+
     /**
      * mapValues(f): the key is kept, f runs on the value.
      *
@@ -104,165 +150,15 @@ public final class TracedPairRDD<K, V> implements Serializable {
      * @param <W> the new value type
      * @return the pairs
      */
+    @SuppressWarnings("unchecked")
     public <W> TracedPairRDD<K, W> mapValues(Function<V, W> function) {
         SpoorSettings settings = this.settings;
         Op op = Op.of("mapValues");
-        return new TracedPairRDD<>(rdd.mapPartitions(records -> {
+        Function<Tuple2<K, V>, Tuple2<K, W>> apply = pair -> new Tuple2<>(pair._1(), function.call(pair._2()));
+        return new TracedPairRDD<>(records.mapPartitions(partition -> {
             settings.ensure();
-            return Partitions.lazily(records, op.id(), (Traced<Tuple2<K, V>> record, int id,
-                    java.util.function.Consumer<Traced<Tuple2<K, W>>> out) ->
-                    out.accept(TracedRDD.apply(record, id, pair -> new Tuple2<>(pair._1(), function.call(pair._2())))));
-        }), settings);
-    }
-
-    /**
-     * reduceByKey(f): each key's aggregate is one fold report of every traced record reduced into it.
-     *
-     * @param function the user's reduce function
-     * @return the aggregates
-     */
-    public TracedPairRDD<K, V> reduceByKey(Function2<V, V, V> function) {
-        SpoorSettings settings = this.settings;
-        Op op = Op.of("reduceByKey");
-        JavaPairRDD<K, Partial<V>> shuffled = keyed("reduceByKey").combineByKey(
-                item -> new Partial<>(item.value(), item.id()),
-                (partial, item) -> {
-                    partial.value = function.call(partial.value, item.value());
-                    partial.add(item.id());
-                    return partial;
-                },
-                (a, b) -> {
-                    a.value = function.call(a.value, b.value);
-                    a.addAll(b);
-                    return a;
-                });
-        JavaRDD<Traced<Tuple2<K, V>>> folded = shuffled.mapPartitions(groups -> {
-            settings.ensure();
-            int id = op.id();
-            List<Traced<Tuple2<K, V>>> out = new ArrayList<>();
-            while (groups.hasNext()) {
-                Tuple2<K, Partial<V>> group = groups.next();
-                Partial<V> partial = group._2();
-                long start = Spoor.now();
-                for (int i = 0; i < partial.count; i++) {
-                    Spoor.poke(partial.ids[i], id, Event.SHUFFLE_READ);
-                }
-                long fold = Spoor.foldReport(partial.ids, Math.min(partial.count, Spoor.MAX_PARENTS), id,
-                        keyHash(group._1()), start, Spoor.now());
-                out.add(new Traced<>(new Tuple2<>(group._1(), partial.value), fold));
-            }
-            if (Spoor.isRunning()) {
-                Spoor.flush();
-            }
-            return out.iterator();
-        });
-        return new TracedPairRDD<>(folded, settings);
-    }
-
-    /**
-     * join(other): each (key, (v, w)) output has both joined records as parents.
-     *
-     * @param other the other side
-     * @param <W> its value type
-     * @return the joined pairs
-     */
-    public <W> TracedPairRDD<K, Tuple2<V, W>> join(TracedPairRDD<K, W> other) {
-        SpoorSettings settings = this.settings;
-        Op op = Op.of("join");
-        JavaPairRDD<K, Tuple2<Traced<V>, Traced<W>>> joined = keyed("join").join(other.keyed("join"));
-        return new TracedPairRDD<>(joined.mapPartitions(pairs -> {
-            settings.ensure();
-            int id = op.id();
-            List<Traced<Tuple2<K, Tuple2<V, W>>>> out = new ArrayList<>();
-            while (pairs.hasNext()) {
-                Tuple2<K, Tuple2<Traced<V>, Traced<W>>> pair = pairs.next();
-                Traced<V> left = pair._2()._1();
-                Traced<W> right = pair._2()._2();
-                long start = Spoor.now();
-                Spoor.poke(left.id(), id, Event.SHUFFLE_READ);
-                Spoor.poke(right.id(), id, Event.SHUFFLE_READ);
-                long joinedId = Spoor.checkpoint(left.id(), right.id(), id, keyHash(pair._1()), start, Spoor.now());
-                out.add(new Traced<>(new Tuple2<>(pair._1(), new Tuple2<>(left.value(), right.value())), joinedId));
-            }
-            if (Spoor.isRunning()) {
-                Spoor.flush();
-            }
-            return out.iterator();
-        }), settings);
-    }
-
-    /** Collects the values of `items` into `values` and the traced ones' ids into `fold`, poking
-     *  each traced one with shuffle_read. */
-    static <X> void gather(Iterable<Traced<X>> items, int op, List<X> values, Fold fold) {
-        for (Traced<X> item : items) {
-            values.add(item.value());
-            if (item.id() != 0) {
-                fold.add(item.id());
-                Spoor.poke(item.id(), op, Event.SHUFFLE_READ);
-            }
-        }
-    }
-
-    /**
-     * groupByKey(): each (key, [values]) with traced members is one fold report of them.
-     *
-     * @return the groups
-     */
-    public TracedPairRDD<K, List<V>> groupByKey() {
-        SpoorSettings settings = this.settings;
-        Op op = Op.of("groupByKey");
-        JavaPairRDD<K, Iterable<Traced<V>>> grouped = keyed("groupByKey").groupByKey();
-        return new TracedPairRDD<>(grouped.mapPartitions(groups -> {
-            settings.ensure();
-            int id = op.id();
-            List<Traced<Tuple2<K, List<V>>>> out = new ArrayList<>();
-            while (groups.hasNext()) {
-                Tuple2<K, Iterable<Traced<V>>> group = groups.next();
-                long start = Spoor.now();
-                List<V> values = new ArrayList<>();
-                Fold fold = new Fold();
-                gather(group._2(), id, values, fold);
-                long folded = fold.finish(id, keyHash(group._1()), start, Spoor.now());
-                out.add(new Traced<>(new Tuple2<>(group._1(), values), folded));
-            }
-            if (Spoor.isRunning()) {
-                Spoor.flush();
-            }
-            return out.iterator();
-        }), settings);
-    }
-
-    /**
-     * cogroup(other): each (key, ([v...], [w...])) with traced members is one fold report of them,
-     * on both sides.
-     *
-     * @param other the other side
-     * @param <W> its value type
-     * @return the groups
-     */
-    public <W> TracedPairRDD<K, Tuple2<List<V>, List<W>>> cogroup(TracedPairRDD<K, W> other) {
-        SpoorSettings settings = this.settings;
-        Op op = Op.of("cogroup");
-        JavaPairRDD<K, Tuple2<Iterable<Traced<V>>, Iterable<Traced<W>>>> grouped = keyed("cogroup").cogroup(other.keyed("cogroup"));
-        return new TracedPairRDD<>(grouped.mapPartitions(groups -> {
-            settings.ensure();
-            int id = op.id();
-            List<Traced<Tuple2<K, Tuple2<List<V>, List<W>>>>> out = new ArrayList<>();
-            while (groups.hasNext()) {
-                Tuple2<K, Tuple2<Iterable<Traced<V>>, Iterable<Traced<W>>>> group = groups.next();
-                long start = Spoor.now();
-                List<V> left = new ArrayList<>();
-                List<W> right = new ArrayList<>();
-                Fold fold = new Fold();
-                gather(group._2()._1(), id, left, fold);
-                gather(group._2()._2(), id, right, fold);
-                long folded = fold.finish(id, keyHash(group._1()), start, Spoor.now());
-                out.add(new Traced<>(new Tuple2<>(group._1(), new Tuple2<>(left, right)), folded));
-            }
-            if (Spoor.isRunning()) {
-                Spoor.flush();
-            }
-            return out.iterator();
+            return Partitions.lazily(partition, op.id(), (record, id, out) -> out.accept(
+                    record instanceof Traced<?> ? TracedRDD.apply(record, id, apply) : apply.call((Tuple2<K, V>) record)));
         }), settings);
     }
 
@@ -274,7 +170,136 @@ public final class TracedPairRDD<K, V> implements Serializable {
      * @return the kept pairs
      */
     public TracedPairRDD<K, V> filter(Function<Tuple2<K, V>, Boolean> predicate) {
-        return new TracedPairRDD<>(new TracedRDD<>(rdd, settings).filter(predicate).rdd, settings);
+        return new TracedPairRDD<>(new TracedRDD<Tuple2<K, V>>(records, settings).filter(predicate).records, settings);
+    }
+
+    /**
+     * reduceByKey(f): each key's aggregate of traced records is one fold report of them.
+     *
+     * @param function the user's reduce function
+     * @return the aggregates
+     */
+    @SuppressWarnings("unchecked")
+    public TracedPairRDD<K, V> reduceByKey(Function2<V, V, V> function) {
+        Op op = Op.of("reduceByKey");
+        JavaPairRDD<K, Object> shuffled = keyed("reduceByKey").combineByKey(
+                item -> item instanceof Traced<?> traced ? new Partial(traced.value(), traced.id()) : item,
+                (acc, item) -> {
+                    if (item instanceof Traced<?> traced) {
+                        if (acc instanceof Partial partial) {
+                            partial.value = function.call((V) partial.value, (V) traced.value());
+                            partial.add(traced.id());
+                            return partial;
+                        }
+                        return new Partial(function.call((V) acc, (V) traced.value()), traced.id());
+                    }
+                    if (acc instanceof Partial partial) {
+                        partial.value = function.call((V) partial.value, (V) item);
+                        return partial;
+                    }
+                    return function.call((V) acc, (V) item);
+                },
+                (a, b) -> {
+                    if (a instanceof Partial left) {
+                        if (b instanceof Partial right) {
+                            left.value = function.call((V) left.value, (V) right.value);
+                            left.addAll(right);
+                        } else {
+                            left.value = function.call((V) left.value, (V) b);
+                        }
+                        return left;
+                    }
+                    if (b instanceof Partial right) {
+                        right.value = function.call((V) a, (V) right.value);
+                        return right;
+                    }
+                    return function.call((V) a, (V) b);
+                });
+        return new TracedPairRDD<>(afterShuffle(shuffled, op, (Object group, int id, Consumer<Object> out) -> {
+            Tuple2<K, Object> pair = (Tuple2<K, Object>) group;
+            if (!(pair._2() instanceof Partial partial)) {
+                out.accept(pair);
+                return;
+            }
+            long start = Spoor.now();
+            for (int i = 0; i < partial.count; i++) {
+                Spoor.poke(partial.ids[i], id, Event.SHUFFLE_READ);
+            }
+            long fold = Spoor.foldReport(partial.ids, Math.min(partial.count, Spoor.MAX_PARENTS), id, keyHash(pair._1()), start, Spoor.now());
+            out.accept(output(new Tuple2<>(pair._1(), partial.value), fold));
+        }), settings);
+    }
+
+    /**
+     * groupByKey(): each (key, [values]) with traced members is one fold report of them.
+     *
+     * @return the groups
+     */
+    @SuppressWarnings("unchecked")
+    public TracedPairRDD<K, List<V>> groupByKey() {
+        Op op = Op.of("groupByKey");
+        JavaPairRDD<K, Iterable<Object>> grouped = keyed("groupByKey").groupByKey();
+        return new TracedPairRDD<>(afterShuffle(grouped, op, (Object group, int id, Consumer<Object> out) -> {
+            Tuple2<K, Iterable<Object>> pair = (Tuple2<K, Iterable<Object>>) group;
+            long start = Spoor.now();
+            List<V> values = new ArrayList<>();
+            Fold fold = new Fold();
+            gather(pair._2(), id, values, fold);
+            out.accept(output(new Tuple2<>(pair._1(), values), fold.finish(id, keyHash(pair._1()), start, Spoor.now())));
+        }), settings);
+    }
+
+    /**
+     * join(other): each (key, (v, w)) output of traced pairs has them as parents.
+     *
+     * @param other the other side
+     * @param <W> its value type
+     * @return the joined pairs
+     */
+    @SuppressWarnings("unchecked")
+    public <W> TracedPairRDD<K, Tuple2<V, W>> join(TracedPairRDD<K, W> other) {
+        Op op = Op.of("join");
+        JavaPairRDD<K, Tuple2<Object, Object>> joined = keyed("join").join(other.keyed("join"));
+        return new TracedPairRDD<>(afterShuffle(joined, op, (Object group, int id, Consumer<Object> out) -> {
+            Tuple2<K, Tuple2<Object, Object>> pair = (Tuple2<K, Tuple2<Object, Object>>) group;
+            Object left = pair._2()._1();
+            Object right = pair._2()._2();
+            Tuple2<K, Tuple2<V, W>> value = new Tuple2<>(pair._1(), new Tuple2<>(TracedRDD.value(left), TracedRDD.value(right)));
+            long leftId = TracedRDD.id(left);
+            long rightId = TracedRDD.id(right);
+            if ((leftId | rightId) == 0) {
+                out.accept(value);
+                return;
+            }
+            long start = Spoor.now();
+            Spoor.poke(leftId, id, Event.SHUFFLE_READ);
+            Spoor.poke(rightId, id, Event.SHUFFLE_READ);
+            out.accept(output(value, Spoor.checkpoint(leftId, rightId, id, keyHash(pair._1()), start, Spoor.now())));
+        }), settings);
+    }
+
+    /**
+     * cogroup(other): each (key, ([v...], [w...])) with traced members is one fold report of them,
+     * on both sides.
+     *
+     * @param other the other side
+     * @param <W> its value type
+     * @return the groups
+     */
+    @SuppressWarnings("unchecked")
+    public <W> TracedPairRDD<K, Tuple2<List<V>, List<W>>> cogroup(TracedPairRDD<K, W> other) {
+        Op op = Op.of("cogroup");
+        JavaPairRDD<K, Tuple2<Iterable<Object>, Iterable<Object>>> grouped = keyed("cogroup").cogroup(other.keyed("cogroup"));
+        return new TracedPairRDD<>(afterShuffle(grouped, op, (Object group, int id, Consumer<Object> out) -> {
+            Tuple2<K, Tuple2<Iterable<Object>, Iterable<Object>>> pair = (Tuple2<K, Tuple2<Iterable<Object>, Iterable<Object>>>) group;
+            long start = Spoor.now();
+            List<V> left = new ArrayList<>();
+            List<W> right = new ArrayList<>();
+            Fold fold = new Fold();
+            gather(pair._2()._1(), id, left, fold);
+            gather(pair._2()._2(), id, right, fold);
+            out.accept(output(new Tuple2<>(pair._1(), new Tuple2<>(left, right)), fold.finish(id, keyHash(pair._1()), start, Spoor.now())));
+        }), settings);
     }
 
     /**
@@ -284,7 +309,7 @@ public final class TracedPairRDD<K, V> implements Serializable {
      * @return the union
      */
     public TracedPairRDD<K, V> union(TracedPairRDD<K, V> other) {
-        return new TracedPairRDD<>(rdd.union(other.rdd), settings);
+        return new TracedPairRDD<>(records.union(other.records), settings);
     }
 
     /**
@@ -292,22 +317,22 @@ public final class TracedPairRDD<K, V> implements Serializable {
      *
      * @param function the user's function
      */
-    public void foreach(org.apache.spark.api.java.function.VoidFunction<Tuple2<K, V>> function) {
-        new TracedRDD<>(rdd, settings).foreach(function);
+    public void foreach(VoidFunction<Tuple2<K, V>> function) {
+        new TracedRDD<Tuple2<K, V>>(records, settings).foreach(function);
     }
 
-    /** @return the pairs with their ids; each traced one gets an {@code exit} event (from the driver) */
+    /** @return every pair as a Traced (id 0: untracked); each traced one gets an {@code exit} event (from the driver) */
     public List<Traced<Tuple2<K, V>>> collectTraced() {
-        return new TracedRDD<>(rdd, settings).collectTraced();
+        return new TracedRDD<Tuple2<K, V>>(records, settings).collectTraced();
     }
 
     /** @return the pairs, as the untraced job would collect them */
     public List<Tuple2<K, V>> collect() {
-        return new TracedRDD<>(rdd, settings).collect();
+        return new TracedRDD<Tuple2<K, V>>(records, settings).collect();
     }
 
     /** @return the number of pairs */
     public long count() {
-        return rdd.count();
+        return records.count();
     }
 }

@@ -1,5 +1,6 @@
 package io.spoor.spark;
 
+import io.spoor.Attachment;
 import io.spoor.Event;
 import io.spoor.Spoor;
 import io.spoor.Traced;
@@ -8,6 +9,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Iterator;
 import java.util.List;
+import java.util.function.Consumer;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.api.java.function.Function;
@@ -16,23 +18,25 @@ import org.apache.spark.api.java.function.VoidFunction;
 import scala.Tuple2;
 
 /**
- * A JavaRDD whose records carry their Spoor ids: {@link #traced} samples the source, and each
- * operation runs the user's own Spark function on the values, reporting each traced record's
- * step (its parents, operator, call site and runtime). Results equal the untraced job's.
- * Exceptions thrown by a function on a traced record are reported as error events and rethrown
- * unchanged. Each partition ends with a flush.
+ * A JavaRDD whose sampled records carry their Spoor ids: {@link #traced} samples the source, and
+ * each operation runs the user's own Spark function on the values, reporting each traced record's
+ * step (its parents, operator, call site and runtime). Inside, a traced record is a
+ * {@link Traced}; an untracked one stays its plain value, so it costs a type test per operation
+ * and no allocation or serialisation of its own (the job's own values must not be Traced
+ * objects). Results equal the untraced job's. An exception thrown by a function on a traced
+ * record is reported as an error event and rethrown unchanged. Each partition ends with a flush.
  *
  * @param <T> the records' type
  */
 public final class TracedRDD<T> implements Serializable {
     private static final long serialVersionUID = 1L;
 
-    /** The underlying RDD of traced records. */
-    public final JavaRDD<Traced<T>> rdd;
+    /** The records: a Traced for each traced one, the plain value for the others. */
+    final JavaRDD<Object> records;
     final SpoorSettings settings;
 
-    TracedRDD(JavaRDD<Traced<T>> rdd, SpoorSettings settings) {
-        this.rdd = rdd;
+    TracedRDD(JavaRDD<Object> records, SpoorSettings settings) {
+        this.records = records;
         this.settings = settings;
     }
 
@@ -40,7 +44,7 @@ public final class TracedRDD<T> implements Serializable {
      * Samples `source`'s records and traces what is done to them.
      *
      * @param source any JavaRDD
-     * @param sampling the share of records traced (default from {@code spark.spoor.sampling}: pass a negative value)
+     * @param sampling the share of records traced (negative: {@code spark.spoor.sampling}, default 0.01)
      * @param logDir where every JVM's run goes (null: {@code spark.spoor.dir}, then {@code SPOOR_DIR}, then spoor-traces)
      * @param <T> the records' type
      * @return the traced RDD
@@ -52,50 +56,71 @@ public final class TracedRDD<T> implements Serializable {
         SpoorSettings settings = new SpoorSettings(Path.of(directory).toAbsolutePath().toString(), probability);
         settings.ensure();
         Op op = new Op("source", "io.spoor.spark.TracedRDD.traced");
-        JavaRDD<Traced<T>> entered = source.mapPartitions(values -> {
+        JavaRDD<Object> entered = source.mapPartitions(values -> {
             settings.ensure();
-            Iterator<Traced<T>> wrapped = new Iterator<>() {
+            int id = op.id();
+            Iterator<Object> records = new Iterator<>() {
                 @Override
                 public boolean hasNext() {
                     return values.hasNext();
                 }
 
                 @Override
-                public Traced<T> next() {
-                    return new Traced<>(values.next(), 0);
+                public Object next() {
+                    T value = values.next();
+                    // Text records carry their key hash (key-hash sampling, finding them later).
+                    long record = Spoor.entry(id, value instanceof String text ? Spoor.keyHash(text) : 0);
+                    return record != 0 ? new Traced<>(value, record) : value;
                 }
             };
-            return Partitions.lazily(wrapped, op.id(), (record, id, out) -> {
-                T value = record.value();
-                // Text records carry their key hash (key-hash sampling, finding them later).
-                long key = value instanceof String text ? Spoor.keyHash(text) : 0;
-                out.accept(new Traced<>(value, Spoor.entry(id, key)));
-            });
+            return Partitions.lazily(records, id, (record, op2, out) -> out.accept(record));
         });
         return new TracedRDD<>(entered, settings);
     }
 
     static void reportError(long id, int op, Throwable error) {
-        io.spoor.Attachment attachment = io.spoor.Attachment.builder().put("error.type", error.getClass().getName())
-                .put("error.message", String.valueOf(error.getMessage()).substring(0, Math.min(512, String.valueOf(error.getMessage()).length())))
-                .build();
-        Spoor.poke(id, op, Event.ERROR.code(), 0, attachment);
+        String message = String.valueOf(error.getMessage());
+        Spoor.poke(id, op, Event.ERROR.code(), 0, Attachment.builder().put("error.type", error.getClass().getName())
+                .put("error.message", message.length() > 512 ? message.substring(0, 509) + "..." : message).build());
     }
 
-    /** Runs `function` on `record`'s value as operator `op`; returns the traced output. */
-    static <T, R> Traced<R> apply(Traced<T> record, int op, Function<T, R> function) throws Exception {
-        if (record.id() == 0) {
-            return new Traced<>(function.call(record.value()), 0);
+    /** Runs `function` on a record (traced or plain) as operator `op`; returns the output in the
+     *  same representation (a Traced while it has an id). */
+    @SuppressWarnings("unchecked")
+    static <T, R> Object apply(Object record, int op, Function<T, R> function) throws Exception {
+        if (!(record instanceof Traced<?> traced)) {
+            return function.call((T) record);
         }
         long start = Spoor.now();
         R output;
         try {
-            output = function.call(record.value());
+            output = function.call((T) traced.value());
         } catch (Exception | Error error) {
-            reportError(record.id(), op, error);
+            reportError(traced.id(), op, error);
             throw error;
         }
-        return new Traced<>(output, Spoor.checkpoint(record.id(), op, 0, start, Spoor.now()));
+        long id = Spoor.checkpoint(traced.id(), op, 0, start, Spoor.now());
+        return id != 0 ? new Traced<>(output, id) : output;
+    }
+
+    /** The plain value of a record. */
+    @SuppressWarnings("unchecked")
+    static <T> T value(Object record) {
+        return record instanceof Traced<?> traced ? (T) traced.value() : (T) record;
+    }
+
+    /** The id of a record (0: untracked). */
+    static long id(Object record) {
+        return record instanceof Traced<?> traced ? traced.id() : 0;
+    }
+
+    private <R> TracedRDD<R> perRecord(String kind, Partitions.Step step) {
+        SpoorSettings settings = this.settings;
+        Op op = Op.of(kind);
+        return new TracedRDD<>(records.mapPartitions(partition -> {
+            settings.ensure();
+            return Partitions.lazily(partition, op.id(), step);
+        }), settings);
     }
 
     /**
@@ -106,12 +131,7 @@ public final class TracedRDD<T> implements Serializable {
      * @return the outputs
      */
     public <R> TracedRDD<R> map(Function<T, R> function) {
-        SpoorSettings settings = this.settings;
-        Op op = Op.of("map");
-        return new TracedRDD<>(rdd.mapPartitions(records -> {
-            settings.ensure();
-            return Partitions.lazily(records, op.id(), (record, id, out) -> out.accept(apply(record, id, function)));
-        }), settings);
+        return perRecord("map", (record, id, out) -> out.accept(apply(record, id, function)));
     }
 
     /**
@@ -122,36 +142,32 @@ public final class TracedRDD<T> implements Serializable {
      * @param <R> the output type
      * @return the outputs
      */
+    @SuppressWarnings("unchecked")
     public <R> TracedRDD<R> flatMap(FlatMapFunction<T, R> function) {
-        SpoorSettings settings = this.settings;
-        Op op = Op.of("flatMap");
-        return new TracedRDD<>(rdd.mapPartitions(records -> {
-            settings.ensure();
-            return Partitions.lazily(records, op.id(), (Traced<T> record, int id, java.util.function.Consumer<Traced<R>> out) -> {
-                if (record.id() == 0) {
-                    function.call(record.value()).forEachRemaining(value -> out.accept(new Traced<>(value, 0)));
-                    return;
-                }
-                long start = Spoor.now();
-                List<R> outputs = new ArrayList<>();
-                try {
-                    function.call(record.value()).forEachRemaining(outputs::add);
-                } catch (Exception | Error error) {
-                    reportError(record.id(), id, error);
-                    throw error;
-                }
-                long end = Spoor.now();
-                if (outputs.isEmpty()) {
-                    Spoor.poke(record.id(), id, Event.FILTERED.code(), end, null);
-                    return;
-                }
-                int fanout = Math.min(outputs.size(), Spoor.MAX_PARENTS);
-                long first = Spoor.checkpoint(new long[] {record.id()}, 0, 1, id, 0, start, end, fanout, null);
-                for (int i = 0; i < outputs.size(); i++) {
-                    out.accept(new Traced<>(outputs.get(i), first != 0 && i < fanout ? first + i : 0));
-                }
-            });
-        }), settings);
+        return perRecord("flatMap", (Object record, int id, Consumer<Object> out) -> {
+            if (!(record instanceof Traced<?> traced)) {
+                function.call((T) record).forEachRemaining(out);
+                return;
+            }
+            long start = Spoor.now();
+            List<R> outputs = new ArrayList<>();
+            try {
+                function.call((T) traced.value()).forEachRemaining(outputs::add);
+            } catch (Exception | Error error) {
+                reportError(traced.id(), id, error);
+                throw error;
+            }
+            long end = Spoor.now();
+            if (outputs.isEmpty()) {
+                Spoor.poke(traced.id(), id, Event.FILTERED.code(), end, null);
+                return;
+            }
+            int fanout = Math.min(outputs.size(), Spoor.MAX_PARENTS);
+            long first = Spoor.checkpoint(new long[] {traced.id()}, 0, 1, id, 0, start, end, fanout, null);
+            for (int i = 0; i < outputs.size(); i++) {
+                out.accept(first != 0 && i < fanout ? new Traced<>(outputs.get(i), first + i) : outputs.get(i));
+            }
+        });
     }
 
     /**
@@ -161,20 +177,30 @@ public final class TracedRDD<T> implements Serializable {
      * @param predicate the user's predicate
      * @return the kept records
      */
+    @SuppressWarnings("unchecked")
     public TracedRDD<T> filter(Function<T, Boolean> predicate) {
-        SpoorSettings settings = this.settings;
-        Op op = Op.of("filter");
-        return new TracedRDD<>(rdd.mapPartitions(records -> {
-            settings.ensure();
-            return Partitions.lazily(records, op.id(), (Traced<T> record, int id, java.util.function.Consumer<Traced<T>> out) -> {
-                Traced<Boolean> keep = apply(record, id, predicate);
-                if (keep.value()) {
-                    out.accept(new Traced<>(record.value(), keep.id()));
-                } else if (record.id() != 0) {
-                    Spoor.poke(record.id(), id, Event.FILTERED.code(), 0, null);
+        return perRecord("filter", (Object record, int id, Consumer<Object> out) -> {
+            if (!(record instanceof Traced<?> traced)) {
+                if (predicate.call((T) record)) {
+                    out.accept(record);
                 }
-            });
-        }), settings);
+                return;
+            }
+            long start = Spoor.now();
+            boolean keep;
+            try {
+                keep = predicate.call((T) traced.value());
+            } catch (Exception | Error error) {
+                reportError(traced.id(), id, error);
+                throw error;
+            }
+            long end = Spoor.now();
+            if (!keep) {
+                Spoor.poke(traced.id(), id, Event.FILTERED.code(), end, null);
+                return;
+            }
+            out.accept(new Traced<>(traced.value(), Spoor.checkpoint(traced.id(), id, 0, start, end)));
+        });
     }
 
     /**
@@ -186,13 +212,8 @@ public final class TracedRDD<T> implements Serializable {
      * @return the pairs
      */
     public <K, V> TracedPairRDD<K, V> mapToPair(PairFunction<T, K, V> function) {
-        SpoorSettings settings = this.settings;
-        Op op = Op.of("mapToPair");
-        return new TracedPairRDD<>(rdd.mapPartitions(records -> {
-            settings.ensure();
-            return Partitions.lazily(records, op.id(), (Traced<T> record, int id, java.util.function.Consumer<Traced<Tuple2<K, V>>> out) ->
-                    out.accept(apply(record, id, function::call)));
-        }), settings);
+        TracedRDD<Tuple2<K, V>> pairs = perRecord("mapToPair", (record, id, out) -> out.accept(apply(record, id, function::call)));
+        return new TracedPairRDD<>(pairs.records, settings);
     }
 
     /**
@@ -202,7 +223,7 @@ public final class TracedRDD<T> implements Serializable {
      * @return the union
      */
     public TracedRDD<T> union(TracedRDD<T> other) {
-        return new TracedRDD<>(rdd.union(other.rdd), settings);
+        return new TracedRDD<>(records.union(other.records), settings);
     }
 
     /**
@@ -213,30 +234,37 @@ public final class TracedRDD<T> implements Serializable {
     public void foreach(VoidFunction<T> function) {
         SpoorSettings settings = this.settings;
         Op op = Op.of("foreach");
-        rdd.foreachPartition(records -> {
+        records.foreachPartition(partition -> {
             settings.ensure();
             int id = op.id();
-            while (records.hasNext()) {
-                Traced<T> record = records.next();
-                Traced<Boolean> done = apply(record, id, value -> {
+            while (partition.hasNext()) {
+                Object done = apply(partition.next(), id, (T value) -> {
                     function.call(value);
                     return Boolean.TRUE;
                 });
-                Spoor.poke(done.id(), id, Event.EXIT);
+                Spoor.poke(id(done), id, Event.EXIT);
             }
             Spoor.flush();
         });
     }
 
-    /** @return the records with their ids; each traced one gets an {@code exit} event (from the driver) */
+    /** @return every record as a Traced (id 0: untracked), in a list of the caller's own; each
+     *  traced one gets an {@code exit} event (from the driver) */
     public List<Traced<T>> collectTraced() {
-        List<Traced<T>> records = rdd.collect();
+        List<Object> collected = records.collect();
         settings.ensure();
         int op = Spoor.operator("collect", "driver");
-        for (Traced<T> record : records) {
-            Spoor.poke(record.id(), op, Event.EXIT);
+        List<Traced<T>> result = new ArrayList<>(collected.size());
+        for (Object record : collected) {
+            Spoor.poke(id(record), op, Event.EXIT);
+            result.add(record instanceof Traced<?> ? castTraced(record) : new Traced<>(TracedRDD.<T>value(record), 0));
         }
-        return records;
+        return result;
+    }
+
+    @SuppressWarnings("unchecked")
+    private static <T> Traced<T> castTraced(Object record) {
+        return (Traced<T>) record;
     }
 
     /** @return the values, as the untraced job would collect them */
@@ -250,6 +278,6 @@ public final class TracedRDD<T> implements Serializable {
 
     /** @return the number of records */
     public long count() {
-        return rdd.count();
+        return records.count();
     }
 }
