@@ -29,7 +29,7 @@ _SHUFFLE_WRITE = 1
 _SHUFFLE_READ = 2
 _EXIT = 10
 
-__all__ = ["SpoorSettings", "TracedRDD", "traced"]
+__all__ = ["LINEAGE", "SpoorSettings", "TracedRDD", "lineage_udf", "traced"]
 
 
 class SpoorSettings:
@@ -515,3 +515,51 @@ def traced(rdd: Any, sampling: Optional[float] = None, log_dir: Optional[str] = 
         return _flushing(settings, run())
 
     return TracedRDD(rdd.mapPartitions(enter, preservesPartitioning=True), settings)
+
+
+#: The lineage column of the JVM binding's SpoorDataset: each sampled row's Spoor context, null
+#: for untracked rows.
+LINEAGE = "_spoor"
+
+
+def lineage_udf(function: Callable[..., Any], return_type: Any, log_dir: Optional[str] = None,
+                sampling: float = 0.01, name: Optional[str] = None) -> Any:
+    """A PySpark SQL UDF running `function` traced on rows that carry the lineage column
+    (:data:`LINEAGE`, set by the JVM binding's ``SpoorDataset``): call it with the lineage
+    column first and the function's arguments after; it returns a struct of ``value`` (the
+    function's result, of `return_type`) and ``_spoor`` (the row's new context). A traced row's
+    call is reported by the Python worker with the row's context as parent, so the lineage runs
+    from the JVM through Python and back into one log; an untracked row (null context) costs a
+    None test. `log_dir` is where the workers' runs go (default ``spark.spoor.dir``)."""
+    from pyspark.sql import SparkSession
+    from pyspark.sql.functions import udf
+    from pyspark.sql.types import StringType, StructField, StructType
+
+    session = SparkSession.getActiveSession()
+    conf = session.sparkContext.getConf() if session is not None else None
+    directory = log_dir or (conf.get("spark.spoor.dir", None) if conf is not None else None) or os.environ.get("SPOOR_DIR") or "spoor-traces"
+    settings = SpoorSettings(os.path.abspath(directory), sampling, 0)
+    op = _Op(name or _name_of(function, "udf"), _site_of(function))
+    schema = StructType([StructField("value", return_type), StructField(LINEAGE, StringType())])
+
+    def call(context: Optional[str], *args: Any) -> tuple[Any, Optional[str]]:
+        if context is None:
+            return (function(*args), None)
+        settings.ensure()
+        op_id = op.id
+        parent = _spoor.context_decode(context)[0]
+        start = _spoor.now()
+        try:
+            output = function(*args)
+        except BaseException as error:
+            from .traced import _report_error
+
+            _report_error(parent, op_id, error)
+            raise
+        # (No flush per row: the worker's collector drains every flush interval, and a worker
+        # that dies first is drained by the next sweep of the log root.)
+        child = _spoor.checkpoint1(parent, op_id, 0, start, _spoor.now())
+        return (output, _spoor.context_encode(child, _spoor.CONTEXT_SAMPLED) if child else None)
+
+    return udf(call, schema)
+

@@ -28,17 +28,26 @@ public final class SpoorSettings implements Serializable {
         this.probability = probability;
     }
 
-    /** Starts Spoor in this JVM for these settings, once. */
+    /** The settings of the instance this class started, for the lock-free check of {@link #ensure()}. */
+    private static volatile SpoorSettings active;
+
+    /** Starts Spoor in this JVM for these settings, once: after the first call, a volatile read
+     *  and a comparison (the SQL functions call it per row). */
     public void ensure() {
+        if (equals(active)) {
+            return;
+        }
         synchronized (LOCK) {
             if (Spoor.isRunning()) {
                 if (started == null || handle == null || equals(started)) {
                     return;
                 }
                 handle.close();
+                active = null;
             }
             handle = Spoor.builder().logDir(logDir).sampling(Sampling.probability(probability)).start();
             started = this;
+            active = this;
         }
     }
 
@@ -50,6 +59,7 @@ public final class SpoorSettings implements Serializable {
             }
             handle = null;
             started = null;
+            active = null;
         }
     }
 

@@ -1,0 +1,211 @@
+package io.spoor.spark;
+
+import io.spoor.Attachment;
+import io.spoor.Spoor;
+import java.io.Serializable;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.api.java.UDF1;
+import org.apache.spark.sql.api.java.UDF2;
+import org.apache.spark.sql.api.java.UDF3;
+import org.apache.spark.sql.expressions.UserDefinedFunction;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.DataTypes;
+import scala.collection.immutable.Seq;
+
+/**
+ * A Dataset whose rows carry their lineage in a column: {@link #COLUMN} holds each sampled row's
+ * Spoor context ({@code "00-<id>-01"}) and is null for untracked rows. {@link #traced} sets it at
+ * the source by the sampler; {@link #select}, {@link #filter}, {@link #withColumn}, {@link #join}
+ * and {@link #groupByAgg} keep it correct, with a checkpoint per traced row and operator (a join
+ * output has both rows as parents, an aggregate every sampled row of its group, at most
+ * {@link #MAX_GROUP_PARENTS}, the rest counted in the report's {@code truncated} attachment).
+ * Untracked rows cost one null check per operator. {@link #untraced()} is the Dataset without the
+ * column: a traced job's results equal the untraced job's.
+ */
+public final class SpoorDataset implements Serializable {
+    private static final long serialVersionUID = 1L;
+    /** The lineage column. */
+    public static final String COLUMN = "_spoor";
+    /** Most parents an aggregate's report keeps. */
+    public static final int MAX_GROUP_PARENTS = 4096;
+    private static final Map<String, Integer> OPERATORS = new ConcurrentHashMap<>();
+
+    private final transient Dataset<Row> dataset;
+    private final SpoorSettings settings;
+
+    private SpoorDataset(Dataset<Row> dataset, SpoorSettings settings) {
+        this.dataset = dataset;
+        this.settings = settings;
+    }
+
+    static int operator(String name) {
+        return OPERATORS.computeIfAbsent(name, n -> Spoor.operator(n, "dataset"));
+    }
+
+    /**
+     * Samples the rows of `source` (each sampled row's key is the hash of {@code keyColumn}'s
+     * value as text) and adds the lineage column.
+     *
+     * @param source a Dataset
+     * @param keyColumn the column whose value identifies a row (its key hash)
+     * @param sampling the share of rows traced (negative: {@code spark.spoor.sampling})
+     * @param logDir the log root (null: {@code spark.spoor.dir}, {@code SPOOR_DIR}, spoor-traces)
+     * @return the traced Dataset
+     */
+    public static SpoorDataset traced(Dataset<Row> source, String keyColumn, double sampling, String logDir) {
+        org.apache.spark.SparkConf conf = source.sparkSession().sparkContext().getConf();
+        String directory = logDir != null ? logDir : conf.get("spark.spoor.dir", System.getenv().getOrDefault("SPOOR_DIR", "spoor-traces"));
+        double probability = sampling >= 0 ? sampling : Double.parseDouble(conf.get("spark.spoor.sampling", "0.01"));
+        SpoorSettings settings = new SpoorSettings(Path.of(directory).toAbsolutePath().toString(), probability);
+        settings.ensure();
+        UserDefinedFunction enter = functions.udf((UDF1<Object, String>) key -> {
+            settings.ensure();
+            long id = Spoor.entry(operator("dataset.source"), Spoor.keyHash(String.valueOf(key)));
+            return id == 0 ? null : Spoor.toContext(id);
+        }, DataTypes.StringType).asNondeterministic();
+        return new SpoorDataset(source.withColumn(COLUMN, enter.apply(functions.col(keyColumn))), settings);
+    }
+
+    /**
+     * A Dataset that already carries the lineage column (made by another language, such as a
+     * PySpark job's Python UDF through {@code spoor.spark.lineage_udf}), traced from here on.
+     *
+     * @param dataset rows with {@link #COLUMN}
+     * @param sampling the share of source rows traced (for the settings this JVM starts with)
+     * @param logDir the log root the other processes write under
+     * @return the traced Dataset
+     */
+    public static SpoorDataset continued(Dataset<Row> dataset, double sampling, String logDir) {
+        SpoorSettings settings = new SpoorSettings(Path.of(logDir).toAbsolutePath().toString(), sampling);
+        settings.ensure();
+        return new SpoorDataset(dataset, settings);
+    }
+
+    /** The checkpoint of one traced row through operator `name`: a new context, or null. */
+    private Column step(String name) {
+        SpoorSettings settings = this.settings;
+        UserDefinedFunction step = functions.udf((UDF1<String, String>) context -> {
+            if (context == null) {
+                return null;
+            }
+            settings.ensure();
+            return Spoor.toContext(Spoor.checkpoint(Spoor.fromContext(context), operator(name), 0, 0, 0));
+        }, DataTypes.StringType).asNondeterministic();
+        return step.apply(functions.col(COLUMN));
+    }
+
+    /** @return the Dataset with the lineage column */
+    public Dataset<Row> dataset() {
+        return dataset;
+    }
+
+    /** @return the Dataset without the lineage column (what the untraced job computes) */
+    public Dataset<Row> untraced() {
+        return dataset.drop(COLUMN);
+    }
+
+    /**
+     * select(columns): the lineage column is kept; each traced row is checkpointed.
+     *
+     * @param columns the columns
+     * @return the traced projection
+     */
+    public SpoorDataset select(Column... columns) {
+        List<Column> kept = new ArrayList<>(Arrays.asList(columns));
+        kept.add(functions.col(COLUMN));
+        return new SpoorDataset(dataset.select(kept.toArray(new Column[0])), settings).checkpointed("select");
+    }
+
+    /**
+     * filter(condition): the kept traced rows are checkpointed.
+     *
+     * @param condition the condition
+     * @return the kept rows
+     */
+    public SpoorDataset filter(Column condition) {
+        return new SpoorDataset(dataset.filter(condition), settings).checkpointed("filter");
+    }
+
+    /**
+     * withColumn(name, value): each traced row is checkpointed.
+     *
+     * @param name the column
+     * @param value its value
+     * @return the rows with it
+     */
+    public SpoorDataset withColumn(String name, Column value) {
+        return new SpoorDataset(dataset.withColumn(name, value), settings).checkpointed("withColumn:" + name);
+    }
+
+    private SpoorDataset checkpointed(String name) {
+        return new SpoorDataset(dataset.withColumn(COLUMN, step(name)), settings);
+    }
+
+    /**
+     * join(other, using): an inner equi-join on the named columns; each output with a traced side
+     * has both sides' rows (the traced ones) as parents.
+     *
+     * @param other the other traced Dataset
+     * @param using the join columns
+     * @return the joined rows
+     */
+    public SpoorDataset join(SpoorDataset other, String... using) {
+        SpoorDataset right = new SpoorDataset(other.dataset.withColumnRenamed(COLUMN, COLUMN + "_r"), other.settings);
+        Seq<String> columns = scala.jdk.javaapi.CollectionConverters.asScala(Arrays.asList(using)).toList();
+        Dataset<Row> joined = dataset.join(right.dataset, columns);
+        SpoorSettings settings = this.settings;
+        UserDefinedFunction both = functions.udf((UDF2<String, String, String>) (left, rightContext) -> {
+            if (left == null && rightContext == null) {
+                return null;
+            }
+            settings.ensure();
+            long a = left == null ? 0 : Spoor.fromContext(left);
+            long b = rightContext == null ? 0 : Spoor.fromContext(rightContext);
+            return Spoor.toContext(Spoor.checkpoint(a, b, operator("join"), 0, 0, 0));
+        }, DataTypes.StringType).asNondeterministic();
+        return new SpoorDataset(joined.withColumn(COLUMN, both.apply(functions.col(COLUMN), functions.col(COLUMN + "_r")))
+                .drop(COLUMN + "_r"), settings);
+    }
+
+    /**
+     * groupBy(keys).agg(aggregates): each group with traced rows is one fold report of them (at
+     * most {@link #MAX_GROUP_PARENTS}; how many more is in the attachment's {@code truncated}).
+     *
+     * @param keys the grouping columns
+     * @param aggregates the aggregate columns
+     * @return the aggregated rows
+     */
+    public SpoorDataset groupByAgg(Column[] keys, Column... aggregates) {
+        List<Column> all = new ArrayList<>(Arrays.asList(aggregates));
+        all.add(functions.slice(functions.collect_list(functions.col(COLUMN)), 1, MAX_GROUP_PARENTS).as(COLUMN + "_list"));
+        all.add(functions.count(functions.col(COLUMN)).as(COLUMN + "_n"));
+        Dataset<Row> grouped = dataset.groupBy(keys).agg(all.get(0), all.subList(1, all.size()).toArray(new Column[0]));
+        SpoorSettings settings = this.settings;
+        UserDefinedFunction fold = functions.udf((UDF3<scala.collection.Seq<String>, Long, String, String>) (contexts, count, name) -> {
+            if (contexts == null || contexts.isEmpty()) {
+                return null;
+            }
+            settings.ensure();
+            long[] parents = new long[contexts.size()];
+            for (int i = 0; i < parents.length; i++) {
+                parents[i] = Spoor.fromContext(contexts.apply(i));
+            }
+            long truncated = count - parents.length;
+            long id = truncated > 0
+                    ? Spoor.checkpoint(parents, 0, parents.length, operator(name), 0, 0, 0, 0,
+                            Attachment.builder().put("truncated", Long.toString(truncated)).build())
+                    : Spoor.foldReport(parents, parents.length, operator(name), 0, 0, 0);
+            return Spoor.toContext(id);
+        }, DataTypes.StringType).asNondeterministic();
+        return new SpoorDataset(grouped.withColumn(COLUMN, fold.apply(functions.col(COLUMN + "_list"), functions.col(COLUMN + "_n"),
+                functions.lit("groupBy.agg"))).drop(COLUMN + "_list", COLUMN + "_n"), settings);
+    }
+}

@@ -1,0 +1,106 @@
+package io.spoor;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.spoor.spark.SpoorDataset;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import org.apache.spark.sql.Column;
+import org.apache.spark.sql.Dataset;
+import org.apache.spark.sql.Row;
+import org.apache.spark.sql.RowFactory;
+import org.apache.spark.sql.SparkSession;
+import org.apache.spark.sql.functions;
+import org.apache.spark.sql.types.DataTypes;
+import org.apache.spark.sql.types.StructType;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIf;
+
+/** SpoorDataset on real Spark: the lineage column through filter, withColumn, join and groupBy().agg(). */
+@EnabledIf("io.spoor.SparkTest#sparkPresent")
+class DatasetTest {
+    @Test
+    void aggregatesTraceBackToExactlyTheirSampledInputRows() throws Exception {
+        SparkSession spark = SparkSession.builder().master("local[2]").appName("spoor-dataset-test")
+                .config("spark.ui.enabled", "false").config("spark.driver.host", "127.0.0.1")
+                .config("spark.sql.shuffle.partitions", "4").config("spark.log.level", "ERROR").getOrCreate();
+        Path root = TestSupport.temporaryRoot();
+        List<Row> userRows = new ArrayList<>();
+        for (int u = 0; u < 20; u++) {
+            userRows.add(RowFactory.create("u" + u, "name" + u));
+        }
+        List<Row> orderRows = new ArrayList<>();
+        for (int o = 0; o < 400; o++) {
+            orderRows.add(RowFactory.create("o" + o, "u" + (o % 20), (long) (o % 37)));
+        }
+        StructType userSchema = new StructType().add("user", DataTypes.StringType).add("name", DataTypes.StringType);
+        StructType orderSchema = new StructType().add("order", DataTypes.StringType).add("user", DataTypes.StringType)
+                .add("amount", DataTypes.LongType);
+        List<Row> traced;
+        List<Row> untraced;
+        try {
+            Dataset<Row> users = spark.createDataFrame(userRows, userSchema);
+            Dataset<Row> orders = spark.createDataFrame(orderRows, orderSchema);
+            Column[] byName = {functions.col("name")};
+            untraced = orders.filter(functions.col("amount").gt(10)).withColumn("double", functions.col("amount").multiply(2))
+                    .join(users, "user").groupBy(byName).agg(functions.sum("double").as("total")).orderBy("name").collectAsList();
+            SpoorDataset result = SpoorDataset.traced(orders, "order", 0.5, root.toString())
+                    .filter(functions.col("amount").gt(10))
+                    .withColumn("double", functions.col("amount").multiply(2))
+                    .join(SpoorDataset.traced(users, "user", 0.5, root.toString()), "user")
+                    .groupByAgg(byName, functions.sum("double").as("total"));
+            // One action only: each action samples its sources afresh.
+            traced = result.dataset().orderBy("name").collectAsList();
+            List<Row> plain = new ArrayList<>();
+            for (Row row : traced) {
+                plain.add(RowFactory.create(row.getString(row.fieldIndex("name")), row.getLong(row.fieldIndex("total"))));
+            }
+            assertEquals(untraced, plain, "the traced job's results are the untraced job's");
+            assertEquals(List.of("name", "total"), List.of(result.untraced().columns()));
+        } finally {
+            spark.stop();
+            if (Spoor.isRunning()) {
+                Native.shutdown();
+            }
+        }
+        Map<Long, Map<String, Object>> index = SparkTest.index(root);
+        Set<Long> sampled = new HashSet<>();
+        index.values().forEach(r -> {
+            if ("entry".equals(r.get("kind"))) {
+                sampled.add(Long.parseUnsignedLong((String) r.get("key_hash"), 16));
+            }
+        });
+        Map<String, String> userOfName = new HashMap<>();
+        for (Row user : userRows) {
+            userOfName.put(user.getString(1), user.getString(0));
+        }
+        int checked = 0;
+        for (Row row : traced) {
+            String context = row.getString(row.fieldIndex(SpoorDataset.COLUMN));
+            String name = row.getString(row.fieldIndex("name"));
+            String user = userOfName.get(name);
+            Set<Long> expected = new HashSet<>();
+            for (Row order : orderRows) {
+                if (order.getString(1).equals(user) && order.getLong(2) > 10 && sampled.contains(Spoor.keyHash(order.getString(0)))) {
+                    expected.add(Spoor.keyHash(order.getString(0)));
+                }
+            }
+            if (sampled.contains(Spoor.keyHash(user))) {
+                expected.add(Spoor.keyHash(user));
+            }
+            if (context == null) {
+                assertTrue(expected.isEmpty(), "an aggregate is untracked only when none of its rows was sampled");
+                continue;
+            }
+            assertEquals(expected, SparkTest.backward(index, Spoor.fromContext(context)), "the total of " + name);
+            checked++;
+        }
+        assertTrue(checked >= 15, "traced aggregates: " + checked);
+    }
+}
