@@ -208,9 +208,20 @@ public func spoor__entry_slow(
     }
     if ready == Status.dropped { return RingProducer.drop(thread) }
     let id = RingProducer.mint(thread, count: 1)
-    // An entry is an instant: its time is both its start and its end.
+    let status = writeEntry(thread, id: id, op: op, keyHash: keyHash, attrs: attrs, attributeCount: attributeCount, attachLength: attachLength)
+    if status == Status.ok { outID.pointee = id }
+    return status
+}
+
+/// Writes the entry report of record `id` (spoor_entry's and spoor_mint's). An entry is an
+/// instant: its time is both its start and its end.
+@inline(__always)
+private func writeEntry(
+    _ thread: UnsafeMutablePointer<spoor__thread>, id: UInt64, op: UInt32, keyHash: UInt64,
+    attrs: UnsafePointer<spoor_attr>?, attributeCount: Int, attachLength: Int
+) -> Int32 {
     let now = Clock.now()
-    let status = attachLength == 0
+    return attachLength == 0
         ? RingProducer.writeSingleSlot(
             thread, id: id, parent: 0, keyHash: keyHash, start: now, end: now, op: op, parentCount: 0,
             kind: SPOORINT_KIND_ENTRY, aux: 1)
@@ -218,8 +229,6 @@ public func spoor__entry_slow(
             thread, kind: SPOORINT_KIND_ENTRY, flags: 0, id: id, parents: nil, parentCount: 0, trackedParents: 0,
             keyHash: keyHash, start: now, end: now, op: op, aux: 1, attributes: attrs, attributeCount: attributeCount,
             attachLength: attachLength)
-    if status == Status.ok { outID.pointee = id }
-    return status
 }
 
 @c @implementation
@@ -239,15 +248,7 @@ public func spoor_mint(
     let id = RingProducer.mint(thread, count: 1)
     outID.pointee = id
     if ready == Status.dropped { return RingProducer.drop(thread) }
-    let now = Clock.now()
-    return attachLength == 0
-        ? RingProducer.writeSingleSlot(
-            thread, id: id, parent: 0, keyHash: keyHash, start: now, end: now, op: op, parentCount: 0,
-            kind: SPOORINT_KIND_ENTRY, aux: 1)
-        : RingProducer.writeGeneral(
-            thread, kind: SPOORINT_KIND_ENTRY, flags: 0, id: id, parents: nil, parentCount: 0, trackedParents: 0,
-            keyHash: keyHash, start: now, end: now, op: op, aux: 1, attributes: attrs, attributeCount: attributeCount,
-            attachLength: attachLength)
+    return writeEntry(thread, id: id, op: op, keyHash: keyHash, attrs: attrs, attributeCount: attributeCount, attachLength: attachLength)
 }
 
 @c @implementation

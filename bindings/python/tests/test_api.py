@@ -53,12 +53,12 @@ def test_mint_is_always_traced(traced: Path) -> None:
 
 def test_untracked_parents_never_report(traced: Path) -> None:
     op = spoor.operator("noop")
+    before = spoor.stats().written
     assert spoor.checkpoint1(0, op) == 0
     assert spoor.checkpoint([0, 0, 0], op) == 0
     assert spoor.checkpoint([], op) == 0
     assert spoor.fold_report([0], op) == 0
-    before = spoor.stats().written
-    assert spoor.stats().written == before
+    assert spoor.stats().written == before, "no report was written for untracked parents"
 
 
 def test_fold_context_manager(traced: Path) -> None:

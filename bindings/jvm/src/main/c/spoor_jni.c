@@ -228,28 +228,28 @@ JNIEXPORT jlong JNICALL Java_io_spoor_Native_entry(JNIEnv *env, jclass cls, jint
     return (jlong)id;
 }
 
-JNIEXPORT jlong JNICALL Java_io_spoor_Native_entryEx(JNIEnv *env, jclass cls, jint op, jlong key, jbyteArray attachment) {
-    (void)cls;
+/* An entry with an encoded attachment (NULL: none) through `report`: spoor_entry_ex (sampled) or
+ * spoor_mint (always traced). */
+static jlong entry_with(JNIEnv *env, int (*report)(uint32_t, uint64_t, const spoor_attr *, size_t, uint64_t *),
+                        jint op, jlong key, jbyteArray attachment) {
     spoor_attr attrs[MAX_ATTRS];
     uint8_t buffer[SPOOR_MAX_ATTACHMENT * 4];
     size_t n = 0;
     if (attachment != NULL && read_attrs(env, attachment, buffer, attrs, &n) != 0) return 0;
     uint64_t id;
-    int status = spoor_entry_ex((uint32_t)op, (uint64_t)key, n > 0 ? attrs : NULL, n, &id);
+    int status = report((uint32_t)op, (uint64_t)key, n > 0 ? attrs : NULL, n, &id);
     if (status < 0) return fail(env, status);
     return (jlong)id;
 }
 
+JNIEXPORT jlong JNICALL Java_io_spoor_Native_entryEx(JNIEnv *env, jclass cls, jint op, jlong key, jbyteArray attachment) {
+    (void)cls;
+    return entry_with(env, spoor_entry_ex, op, key, attachment);
+}
+
 JNIEXPORT jlong JNICALL Java_io_spoor_Native_mint(JNIEnv *env, jclass cls, jint op, jlong key, jbyteArray attachment) {
     (void)cls;
-    spoor_attr attrs[MAX_ATTRS];
-    uint8_t buffer[SPOOR_MAX_ATTACHMENT * 4];
-    size_t n = 0;
-    if (attachment != NULL && read_attrs(env, attachment, buffer, attrs, &n) != 0) return 0;
-    uint64_t id;
-    int status = spoor_mint((uint32_t)op, (uint64_t)key, n > 0 ? attrs : NULL, n, &id);
-    if (status < 0) return fail(env, status);
-    return (jlong)id;
+    return entry_with(env, spoor_mint, op, key, attachment);
 }
 
 JNIEXPORT jlong JNICALL Java_io_spoor_Native_checkpoint1(

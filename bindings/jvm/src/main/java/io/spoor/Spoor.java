@@ -444,6 +444,31 @@ public final class Spoor implements AutoCloseable {
         }
     }
 
+    /**
+     * An {@code error} event on record {@code id} whose attachment names the failure:
+     * {@code error.type} (the exception's class) and {@code error.message} (at most 512
+     * characters). Never throws: the caller rethrows the user's exception. Untracked: nothing.
+     *
+     * @param id the record the user's code failed on
+     * @param op the operator
+     * @param error what it threw
+     */
+    public static void pokeError(long id, int op, Throwable error) {
+        if (id == 0) {
+            return;
+        }
+        String message = String.valueOf(error.getMessage());
+        if (message.length() > 512) {
+            message = message.substring(0, 509) + "...";
+        }
+        try {
+            poke(id, op, Event.ERROR.code(), 0, Attachment.builder().put("error.type", error.getClass().getName())
+                    .put("error.message", message).build());
+        } catch (RuntimeException ignored) {
+            // The user's exception is what the caller rethrows.
+        }
+    }
+
     /** @param partition the partition (task) this thread works on; -1: none */
     public static void setPartition(int partition) {
         Native.setPartition(partition);

@@ -27,7 +27,6 @@ import java.util.function.Predicate;
 public final class Traced<T> implements java.io.Serializable {
     private static final long serialVersionUID = 1L;
 
-    private static final int MAX_MESSAGE = 512;
     private static final StackWalker WALKER = StackWalker.getInstance();
     private static final ClassValue<int[]> FUNCTION_OPS = new ClassValue<>() {
         @Override
@@ -133,17 +132,7 @@ public final class Traced<T> implements java.io.Serializable {
     }
 
     static void reportError(long id, int op, Throwable error) {
-        String message = String.valueOf(error.getMessage());
-        if (message.length() > MAX_MESSAGE) {
-            message = message.substring(0, MAX_MESSAGE - 3) + "...";
-        }
-        try {
-            Attachment attachment = Attachment.builder().put("error.type", error.getClass().getName())
-                    .put("error.message", message).build();
-            Spoor.poke(id, op, Event.ERROR.code(), 0, attachment);
-        } catch (RuntimeException ignored) {
-            // The user's exception is what the caller rethrows.
-        }
+        Spoor.pokeError(id, op, error);
     }
 
     /**

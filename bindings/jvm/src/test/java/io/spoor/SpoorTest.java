@@ -1,6 +1,5 @@
 package io.spoor;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -197,7 +196,6 @@ class SpoorTest {
         assertEquals(1, Spoor.abiVersion());
         assertTrue(Spoor.strerror(-1).toLowerCase().contains("invalid"));
         assertEquals(0, Spoor.recoverDead(root.resolve("missing").toString()));
-        assertArrayEquals(new byte[0], new byte[0]);
     }
 
     @Test

@@ -1,6 +1,5 @@
 package io.spoor.spark;
 
-import io.spoor.Attachment;
 import io.spoor.Event;
 import io.spoor.Spoor;
 import io.spoor.Traced;
@@ -78,12 +77,6 @@ public final class TracedRDD<T> implements Serializable {
         return new TracedRDD<>(entered, settings);
     }
 
-    static void reportError(long id, int op, Throwable error) {
-        String message = String.valueOf(error.getMessage());
-        Spoor.poke(id, op, Event.ERROR.code(), 0, Attachment.builder().put("error.type", error.getClass().getName())
-                .put("error.message", message.length() > 512 ? message.substring(0, 509) + "..." : message).build());
-    }
-
     /** Runs `function` on a record (traced or plain) as operator `op`; returns the output in the
      *  same representation (a Traced while it has an id). */
     @SuppressWarnings("unchecked")
@@ -96,7 +89,7 @@ public final class TracedRDD<T> implements Serializable {
         try {
             output = function.call((T) traced.value());
         } catch (Exception | Error error) {
-            reportError(traced.id(), op, error);
+            Spoor.pokeError(traced.id(), op, error);
             throw error;
         }
         long id = Spoor.checkpoint(traced.id(), op, 0, start, Spoor.now());
@@ -154,7 +147,7 @@ public final class TracedRDD<T> implements Serializable {
             try {
                 function.call((T) traced.value()).forEachRemaining(outputs::add);
             } catch (Exception | Error error) {
-                reportError(traced.id(), id, error);
+                Spoor.pokeError(traced.id(), id, error);
                 throw error;
             }
             long end = Spoor.now();
@@ -191,7 +184,7 @@ public final class TracedRDD<T> implements Serializable {
             try {
                 keep = predicate.call((T) traced.value());
             } catch (Exception | Error error) {
-                reportError(traced.id(), id, error);
+                Spoor.pokeError(traced.id(), id, error);
                 throw error;
             }
             long end = Spoor.now();
