@@ -55,7 +55,8 @@ public struct LogIssue: Sendable, Hashable, CustomStringConvertible {
     public var kind: Kind
     /// The segment file.
     public var path: String
-    /// Byte offset in the file where the issue starts (0 for a whole file).
+    /// Byte offset in the file where the issue starts (0 for a whole file; for unsealed, the end
+    /// of the segment's last valid record).
     public var offset: Int
     /// Bytes concerned: skipped (damaged), in duplicate records (duplicate), or the segment's
     /// size (unsealed, incomplete).
@@ -341,7 +342,7 @@ public struct LogReader: Sendable {
                 break
             case .empty, .open, .closed:
                 issues(LogIssue(
-                    kind: .unsealed, path: path, offset: source.size, bytes: source.size, records: records,
+                    kind: .unsealed, path: path, offset: scanner.validEnd, bytes: source.size, records: records,
                     reason: "the segment ends unsealed after \(records) records: its writer did not finish it (a crash, the file was cut, or it is still being written), so records after byte \(scanner.validEnd) may be lost"))
             }
         } catch let failure as SourceFailure {

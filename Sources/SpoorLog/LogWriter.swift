@@ -261,6 +261,17 @@ public final class LogWriter {
         pieces: [UnsafeRawBufferPointer]
     ) throws {
         try ensureSegmentStart()
+        let header = Self.recordHeader(type: type, count: count, firstPosition: firstPosition, ring: ring, pieces: pieces)
+        try header.withUnsafeBytes { (raw) in
+            try writeAll([raw] + pieces)
+        }
+        segmentRecords += 1
+    }
+
+    /// The header of a record whose payload is `pieces` (docs/log-format.md, "Records").
+    static func recordHeader(
+        type: LogRecordType, count: UInt32, firstPosition: UInt64, ring: UInt32, pieces: [UnsafeRawBufferPointer]
+    ) -> [UInt8] {
         let payloadLength = pieces.reduce(0) { $0 + $1.count }
         var header = [UInt8](repeating: 0, count: LogFormat.recordHeaderSize)
         storeLittleEndian(LogFormat.recordMagic, into: &header, at: 0)
@@ -272,10 +283,38 @@ public final class LogWriter {
         var crc = header.withUnsafeBytes { crc32c(0, UnsafeRawBufferPointer(rebasing: $0[0..<28])) }
         for piece in pieces where piece.count > 0 { crc = crc32c(crc, piece) }
         storeLittleEndian(crc, into: &header, at: 28)
-        try header.withUnsafeBytes { (raw) in
-            try writeAll([raw] + pieces)
+        return header
+    }
+
+    /// Finishes the segment a dead writer left open (`spoor recover`, the dead-process sweep):
+    /// cuts it after its last valid record (a torn tail whose reports the recovery takes from
+    /// shared memory again) and appends the seal the writer would have written, naming `next`,
+    /// the segment the recovery writes. `unsealed` is the reader's issue for the segment (its
+    /// offset is the end of the last valid record, its records the records read).
+    /// - Throws: `LogError` if the file cannot be opened, cut or written.
+    public static func sealAbandoned(_ unsealed: LogIssue, next: UInt32) throws {
+        guard unsealed.kind == .unsealed else { throw LogError("sealAbandoned takes an unsealed issue, not \(unsealed.kind)") }
+        let seal = SealRecord(records: UInt64(unsealed.records), offset: UInt64(unsealed.offset), nextSegment: next).bytes
+        var record = seal.withUnsafeBytes { raw in
+            recordHeader(type: .seal, count: 0, firstPosition: 0, ring: 0, pieces: [raw])
         }
-        segmentRecords += 1
+        record += seal
+        let path = unsealed.path
+        do {
+            let fd = try syscall("open(\(path))") { open(path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW) }
+            defer { _ = Glibc.close(fd) }
+            try syscall("ftruncate(\(path))") { ftruncate(fd, off_t(unsealed.offset)) }
+            var written = 0
+            while written < record.count {
+                let result = try record.withUnsafeBytes { raw in
+                    try syscall("pwrite(\(path))") { pwrite(fd, raw.baseAddress! + written, raw.count - written, off_t(unsealed.offset + written)) }
+                }
+                guard result > 0 else { throw SystemCallError(call: "pwrite(\(path))", errno: ENOSPC) }
+                written += result
+            }
+        } catch {
+            throw LogError("cannot seal the abandoned segment: \(error)")
+        }
     }
 
     private func writeAll(_ pieces: [UnsafeRawBufferPointer]) throws {

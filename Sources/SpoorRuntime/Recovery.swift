@@ -85,7 +85,8 @@ public enum SegmentRecovery {
             throw Failure(description: "\(name) belongs to uid \(segment.ownerUID), not to you (uid \(caller)); pass --allow-other-owner to recover it (its files will belong to uid \(segment.ownerUID))")
         }
         let owner = pid_t(bitPattern: header.owner_pid)
-        if !force && owner > 0 && (kill(owner, 0) == 0 || errno == EPERM) {
+        let ownerRuns = owner > 0 && (kill(owner, 0) == 0 || errno == EPERM)
+        if !force && ownerRuns {
             throw Failure(description: "process \(owner) that owns \(name) is still running (use --force to drain it anyway)")
         }
 
@@ -109,15 +110,18 @@ public enum SegmentRecovery {
         var nextSegment: UInt32 = 0
         let reader = LogReader(directory: access)
         if let paths = try? reader.segmentPaths(), !paths.isEmpty {
+            var lastPath = ""
             for path in paths {
-                if let name = path.split(separator: "/").last, let index = LogFormat.segmentIndex(ofFileName: String(name)) {
-                    nextSegment = max(nextSegment, index &+ 1)
+                if let name = path.split(separator: "/").last, let index = LogFormat.segmentIndex(ofFileName: String(name)),
+                   index &+ 1 > nextSegment {
+                    nextSegment = index &+ 1
+                    lastPath = path
                 }
             }
             // Only this run's records count: --out may name a directory holding other runs.
             let runID = header.run_id
             var inThisRun = false
-            try reader.read { entry in
+            let issues = try reader.read { entry in
                 switch entry {
                 case .segment(let segmentHeader):
                     inThisRun = segmentHeader.identity.runID == runID
@@ -127,6 +131,14 @@ public enum SegmentRecovery {
                 default:
                     break
                 }
+            }
+            // The dead writer's last segment, left open: finished here (cut after its last valid
+            // record, sealed naming the segment written next), so that readers of the recovered
+            // run see a whole log, not a tail that "may be lost". Only in the run's own directory,
+            // and never while the owner's pid runs (--force on a live process, whose writer goes
+            // on appending; a reused pid leaves the segment unsealed, as before).
+            if outputDirectory == nil, !ownerRuns, let open = issues.first(where: { $0.kind == .unsealed && $0.path == lastPath }) {
+                try LogWriter.sealAbandoned(open, next: nextSegment)
             }
         }
         let runIdentity = RunIdentity(

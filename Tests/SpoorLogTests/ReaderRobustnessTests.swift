@@ -180,6 +180,35 @@ struct ReaderRobustnessTests {
         #expect(header.reports == log.reports(without: [second]))
     }
 
+    @Test("a dead writer's torn, unsealed last segment is cut and sealed by recovery, and reads whole")
+    func sealAbandoned() throws {
+        let log = try WrittenLog(reports: 3_000, segmentBytes: 64 << 10, seed: 21)
+        let last = log.paths.count - 1
+        // The writer died inside a report record's write: its last segment ends torn, unsealed.
+        let victim = try #require(log.frames[last].last { $0.type == LogRecordType.reports.rawValue })
+        writeFileBytes(log.paths[last], Array(log.bytes[last].prefix(victim.offset + victim.size / 2)))
+        let before = try readLog(log.directory)
+        #expect(before.issues.map(\.kind) == [.damaged, .unsealed])
+        let open = try #require(before.issues.last)
+        #expect(open.offset == victim.offset, "an unsealed issue gives the end of the last valid record")
+        try LogWriter.sealAbandoned(open, next: UInt32(log.paths.count))
+        var info = stat()
+        #expect(stat(log.paths[last], &info) == 0 && Int(info.st_size) == victim.offset + LogFormat.recordHeaderSize + 24,
+                "cut at the torn record, then the seal")
+        // The seal names the next segment, which the recovery writes (here: a writer that closes).
+        let identity = RunIdentity(runID: 0xabc0_0000 | 21, pid: 7, realtimeNanos: 1, monotonicNanos: 2)
+        let next = try LogWriter(directory: log.directory, identity: identity, segmentBytes: 64 << 10, firstSegment: UInt32(log.paths.count))
+        try next.writeClose(CloseStatistics(spoor_stats()))
+        try next.close()
+        let after = try readLog(log.directory)
+        #expect(after.issues.isEmpty, "\(after.issues)")
+        #expect(after.reports == log.reports(without: [victim]))
+        // Only an unsealed issue is taken; a sealed segment is left alone.
+        #expect(throws: LogError.self) {
+            try LogWriter.sealAbandoned(LogIssue(kind: .damaged, path: log.paths[last], offset: 0, reason: ""), next: 0)
+        }
+    }
+
     @Test("a segment cut at a record boundary is reported as unsealed")
     func unsealed() throws {
         let log = try WrittenLog(reports: 3_000, segmentBytes: 64 << 10, seed: 12)

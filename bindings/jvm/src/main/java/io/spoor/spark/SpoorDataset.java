@@ -13,7 +13,7 @@ import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
 import org.apache.spark.sql.api.java.UDF1;
-import org.apache.spark.sql.api.java.UDF2;
+import org.apache.spark.sql.api.java.UDF4;
 import org.apache.spark.sql.api.java.UDF3;
 import org.apache.spark.sql.expressions.UserDefinedFunction;
 import org.apache.spark.sql.functions;
@@ -161,18 +161,51 @@ public final class SpoorDataset implements Serializable {
         SpoorDataset right = new SpoorDataset(other.dataset.withColumnRenamed(COLUMN, COLUMN + "_r"), other.settings);
         Seq<String> columns = scala.jdk.javaapi.CollectionConverters.asScala(Arrays.asList(using)).toList();
         Dataset<Row> joined = dataset.join(right.dataset, columns);
+        Column[] keys = new Column[using.length];
+        for (int i = 0; i < using.length; i++) {
+            keys[i] = functions.col(using[i]);
+        }
         SpoorSettings settings = this.settings;
-        UserDefinedFunction both = functions.udf((UDF2<String, String, String>) (left, rightContext) -> {
+        UserDefinedFunction both = functions.udf((UDF3<String, String, String, String>) (left, rightContext, key) -> {
             if (left == null && rightContext == null) {
                 return null;
             }
             settings.ensure();
             long a = left == null ? 0 : Spoor.fromContext(left);
             long b = rightContext == null ? 0 : Spoor.fromContext(rightContext);
-            return Spoor.toContext(Spoor.checkpoint(a, b, operator("join"), 0, 0, 0));
+            return Spoor.toContext(Spoor.checkpoint(a, b, operator("join"), hashOf(key), 0, 0));
         }, DataTypes.StringType).asNondeterministic();
-        return new SpoorDataset(joined.withColumn(COLUMN, both.apply(functions.col(COLUMN), functions.col(COLUMN + "_r")))
+        return new SpoorDataset(joined.withColumn(COLUMN, both.apply(functions.col(COLUMN), functions.col(COLUMN + "_r"), keyText(keys)))
                 .drop(COLUMN + "_r"), settings);
+    }
+
+    /**
+     * join(other, using) with a plain Dataset (a dimension table nobody traces): each traced row's
+     * output has that row as its one parent, and the report carries the join key's hash.
+     *
+     * @param other the untraced Dataset
+     * @param using the join columns
+     * @return the joined rows
+     */
+    public SpoorDataset join(Dataset<Row> other, String... using) {
+        return join(new SpoorDataset(other.withColumn(COLUMN, functions.lit(null).cast(DataTypes.StringType)), settings), using);
+    }
+
+    /** A key's text, as {@code keyHash} takes it: one column's value as a string (the hash of
+     *  {@link #traced}'s key column), several joined by U+0001. */
+    private static Column keyText(Column[] keys) {
+        if (keys.length == 1) {
+            return keys[0].cast(DataTypes.StringType);
+        }
+        Column[] texts = new Column[keys.length];
+        for (int i = 0; i < keys.length; i++) {
+            texts[i] = functions.coalesce(keys[i].cast(DataTypes.StringType), functions.lit(""));
+        }
+        return functions.concat_ws("\u0001", texts);
+    }
+
+    private static long hashOf(String key) {
+        return key == null ? 0 : Spoor.keyHash(key);
     }
 
     /**
@@ -187,9 +220,10 @@ public final class SpoorDataset implements Serializable {
         List<Column> all = new ArrayList<>(Arrays.asList(aggregates));
         all.add(functions.slice(functions.collect_list(functions.col(COLUMN)), 1, MAX_GROUP_PARENTS).as(COLUMN + "_list"));
         all.add(functions.count(functions.col(COLUMN)).as(COLUMN + "_n"));
+        all.add(functions.first(keyText(keys)).as(COLUMN + "_k"));
         Dataset<Row> grouped = dataset.groupBy(keys).agg(all.get(0), all.subList(1, all.size()).toArray(new Column[0]));
         SpoorSettings settings = this.settings;
-        UserDefinedFunction fold = functions.udf((UDF3<scala.collection.Seq<String>, Long, String, String>) (contexts, count, name) -> {
+        UserDefinedFunction fold = functions.udf((UDF4<scala.collection.Seq<String>, Long, String, String, String>) (contexts, count, key, name) -> {
             if (contexts == null || contexts.isEmpty()) {
                 return null;
             }
@@ -200,12 +234,12 @@ public final class SpoorDataset implements Serializable {
             }
             long truncated = count - parents.length;
             long id = truncated > 0
-                    ? Spoor.checkpoint(parents, 0, parents.length, operator(name), 0, 0, 0, 0,
+                    ? Spoor.checkpoint(parents, 0, parents.length, operator(name), hashOf(key), 0, 0, 0,
                             Attachment.builder().put("truncated", Long.toString(truncated)).build())
-                    : Spoor.foldReport(parents, parents.length, operator(name), 0, 0, 0);
+                    : Spoor.foldReport(parents, parents.length, operator(name), hashOf(key), 0, 0);
             return Spoor.toContext(id);
         }, DataTypes.StringType).asNondeterministic();
         return new SpoorDataset(grouped.withColumn(COLUMN, fold.apply(functions.col(COLUMN + "_list"), functions.col(COLUMN + "_n"),
-                functions.lit("groupBy.agg"))).drop(COLUMN + "_list", COLUMN + "_n"), settings);
+                functions.col(COLUMN + "_k"), functions.lit("groupBy.agg"))).drop(COLUMN + "_list", COLUMN + "_n", COLUMN + "_k"), settings);
     }
 }
