@@ -522,6 +522,32 @@ static inline int spoor_entry_ex(uint32_t op, uint64_t key_hash,
 }
 
 /**
+ * Claims up to `max` of the calling thread's next entries that the sampler will not trace, and
+ * returns how many (n): the next n calls of spoor_entry on this thread would each have returned
+ * an untraced 0, and are consumed now, exactly as those n calls would have (the sampler state
+ * moves on by n; nothing is counted, as nothing is for an untraced entry). The caller then lets n
+ * records pass as untracked without calling spoor_entry or computing their key hashes, which a
+ * binding whose every call crosses an FFI (JNI, ctypes) uses to keep untraced records on its
+ * side. Returns 0 when the next entry needs its own decision: it is the one to be traced, the
+ * sampling is by key hash (each decision depends on the key), the sampling changed since the
+ * thread's last entry, the library is not initialised, or `max` is 0. Sampling changed after a
+ * claim applies once the claimed entries are used up, so keep `max` small (the JVM binding
+ * claims 1024). Thread-safe (this thread's state only); inline, never enters the library.
+ */
+static inline uint64_t spoor_entry_skip(uint64_t max) {
+    spoor__thread *t = &spoor__tls;
+    if (SPOOR_LIKELY(t->sampler_epoch == __atomic_load_n(&spoor__sampler_epoch, __ATOMIC_RELAXED))) {
+        uint64_t c = t->countdown;
+        if (SPOOR_LIKELY(c > 1)) {
+            uint64_t n = c - 1 < max ? c - 1 : max;
+            t->countdown = c - n;
+            return n;
+        }
+    }
+    return 0;
+}
+
+/**
  * An entry that is always traced, whatever the sampling: mints an id for a record the caller
  * must be able to follow in every case (an engine's job, stage or task record, which its events
  * are then poked on), reports it as an entry (with `attrs` if any) and stores the id in *out_id.

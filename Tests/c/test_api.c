@@ -1302,6 +1302,7 @@ int main(void) {
         {"untracked", test_untracked},
         {"sampling_off", test_sampling_off},
         {"every_n", test_every_n},
+        {"entry_skip", test_entry_skip},
         {"key_hash_sampling", test_key_hash_sampling},
         {"runtime_switch", test_runtime_switch},
         {"unique_ids_and_fanout", test_unique_ids_and_fanout},

@@ -458,6 +458,71 @@ void test_key_hash_sampling(void) {
     free(dump);
 }
 
+/* One record through the gate the JVM binding uses: its claimed untraced entries first, then
+ * spoor_entry. Returns the record's id (0: untracked); counts the spoor_entry calls. */
+static uint64_t gated_entry(uint64_t *claimed, uint64_t max, size_t *entries) {
+    if (*claimed == 0) *claimed = spoor_entry_skip(max);
+    if (*claimed > 0) {
+        (*claimed)--;
+        return 0;
+    }
+    uint64_t id = 0;
+    (*entries)++;
+    spoor_entry(1, 42, &id);
+    return id;
+}
+
+void test_entry_skip(void) {
+    CHECK_EQ(spoor_entry_skip(100), (uint64_t)0); /* not initialised */
+    char shm[64];
+    spoor_config cfg;
+    config_default(&cfg, shm);
+    cfg.sampling.mode = SPOOR_SAMPLE_EVERY_N;
+    cfg.sampling.every_n = 10;
+    if (!CHECK_EQ(spoor_init(&cfg), SPOOR_OK)) return;
+    /* Every-N is exact: through the gate (claims of 7 at most) the traced records are the
+     * 10th, 20th, ... as with spoor_entry alone. */
+    uint64_t claimed = 0;
+    size_t entries = 0, wrong = 0;
+    for (int i = 0; i < 1000; i++) {
+        uint64_t id = gated_entry(&claimed, 7, &entries);
+        wrong += (id != 0) != (i % 10 == 9);
+    }
+    CHECK_EQ(wrong, (size_t)0);
+    CHECK(entries < 400); /* 100 traced, the rest mostly claimed */
+    CHECK_EQ(spoor_entry_skip(0), (uint64_t)0);
+    spoor_stats stats;
+    CHECK_EQ(spoor_flush(0), SPOOR_OK);
+    CHECK_EQ(spoor_get_stats(&stats), SPOOR_OK);
+    CHECK_EQ(stats.sampled, 100);
+
+    /* Probability: unbiased (1M records at p = 0.01: 10,000 expected, sigma 99.5), with about one
+     * spoor_entry per traced record or per 1024 untraced ones. */
+    spoor_sampling p = {.mode = SPOOR_SAMPLE_PROBABILITY, .probability = 0.01};
+    CHECK_EQ(spoor_set_sampling(&p), SPOOR_OK);
+    size_t traced = 0;
+    claimed = 0;
+    entries = 0;
+    for (int i = 0; i < 1000000; i++) traced += gated_entry(&claimed, 1024, &entries) != 0;
+    CHECK(traced > 9500 && traced < 10500);
+    CHECK(entries < 2 * traced + 1000000 / 1024 + 10);
+
+    /* Off: every entry can be claimed. Key hash: none can (each decision needs its key). */
+    spoor_sampling off = {.mode = SPOOR_SAMPLE_OFF};
+    CHECK_EQ(spoor_set_sampling(&off), SPOOR_OK);
+    uint64_t id = 1;
+    spoor_entry(1, 42, &id); /* takes the new sampling */
+    CHECK_EQ(id, (uint64_t)0);
+    CHECK_EQ(spoor_entry_skip(5000), (uint64_t)5000);
+    spoor_sampling key = {.mode = SPOOR_SAMPLE_KEY_HASH, .probability = 0.5};
+    CHECK_EQ(spoor_set_sampling(&key), SPOOR_OK);
+    CHECK_EQ(spoor_entry_skip(5000), (uint64_t)0); /* the sampling changed: decided by the next entry */
+    spoor_entry(1, 42, &id);
+    CHECK_EQ(spoor_entry_skip(5000), (uint64_t)0);
+    CHECK_EQ(spoor_shutdown(), SPOOR_OK);
+    CHECK_EQ(spoor_entry_skip(100), (uint64_t)0); /* shut down */
+}
+
 /* ============================================================================================
  * Switching the strategy at run time
  * ========================================================================================== */

@@ -74,6 +74,7 @@ void test_lineage_and_dump(void);
 void test_untracked(void);
 void test_sampling_off(void);
 void test_every_n(void);
+void test_entry_skip(void);
 void test_key_hash_sampling(void);
 void test_runtime_switch(void);
 void test_unique_ids_and_fanout(void);

@@ -83,24 +83,7 @@ public final class Bench {
                 }
                 sink += acc;
             });
-            Map<String, List<Double>> samples = new LinkedHashMap<>();
-            for (String name : bodies.keySet()) {
-                samples.put(name, new ArrayList<>());
-            }
-            for (int warm = 0; warm < 5; warm++) {
-                for (Body body : bodies.values()) {
-                    body.run(OPS);
-                }
-            }
-            List<String> names = new ArrayList<>(bodies.keySet());
-            for (int round = 0; round < ROUNDS; round++) {
-                Collections.rotate(names, 1);
-                for (String name : names) {
-                    long start = CPU.getCurrentThreadCpuTime();
-                    bodies.get(name).run(OPS);
-                    samples.get(name).add((CPU.getCurrentThreadCpuTime() - start) / (double) OPS);
-                }
-            }
+            Map<String, List<Double>> samples = measure(bodies);
             double empty = median(samples.get("empty"));
             double noop = median(samples.get("noop")) - empty;
             emit("baseline_jni_noop", samples.get("noop"), empty, null, null, null);
@@ -108,10 +91,70 @@ public final class Bench {
             emit("checkpoint_1_parent", samples.get("checkpoint"), empty, noop, 12.0, null);
             emit("checkpoint_1_parent_caller_times", samples.get("checkpoint_times"), empty, noop, 12.0, null);
             emit("untracked_checkpoint", samples.get("untracked"), empty, noop, 1.0, 0);
+            // Source records at 1% sampling, keyed by their text: an entry per record (JNI) and
+            // the key hash (JNI, after the UTF-8 encoding), against the EntryGate, which lets the
+            // untraced ones pass on the Java side (spoor_entry_skip claims 1024 at a time).
+            Spoor.setSampling(Sampling.probability(0.01));
+            String[] lines = new String[1024];
+            for (int i = 0; i < lines.length; i++) {
+                lines[i] = "line" + i + " word" + (i * 7 % 1000) + " word" + (i * 13 % 1000) + " word" + (i * 31 % 1000);
+            }
+            Map<String, Body> sources = new LinkedHashMap<>();
+            sources.put("entry", n -> {
+                long acc = 0;
+                for (int i = 0; i < n; i++) {
+                    acc += Spoor.entry(op, i);
+                }
+                sink += acc;
+            });
+            sources.put("entry_text_key", n -> {
+                long acc = 0;
+                for (int i = 0; i < n; i++) {
+                    acc += Spoor.entry(op, Spoor.keyHash(lines[i & 1023]));
+                }
+                sink += acc;
+            });
+            sources.put("gated_text_key", n -> {
+                EntryGate gate = new EntryGate();
+                long acc = 0;
+                for (int i = 0; i < n; i++) {
+                    acc += gate.untraced() ? 0 : Spoor.entry(op, Spoor.keyHash(lines[i & 1023]));
+                }
+                sink += acc;
+            });
+            sources.put("empty", bodies.get("empty"));
+            Map<String, List<Double>> sourceSamples = measure(sources);
+            double sourceEmpty = median(sourceSamples.get("empty"));
+            emit("source_entry_1pct", sourceSamples.get("entry"), sourceEmpty, noop, null, null);
+            emit("source_entry_1pct_text_key", sourceSamples.get("entry_text_key"), sourceEmpty, noop, null, null);
+            emit("source_gated_1pct_text_key", sourceSamples.get("gated_text_key"), sourceEmpty, noop, null, null);
             Stats stats = Spoor.stats();
             System.out.printf(Locale.ROOT, "{\"bench\":\"accounting\",\"lang\":\"java\",\"written\":%d,\"dropped\":%d,\"sink\":\"none\",\"sink_value\":%d}%n",
                     stats.written(), stats.dropped(), sink & 1);
         }
+    }
+
+    /** Five warm-up runs of every body, then ROUNDS rounds, the order rotating: CPU ns per op. */
+    static Map<String, List<Double>> measure(Map<String, Body> bodies) {
+        Map<String, List<Double>> samples = new LinkedHashMap<>();
+        for (String name : bodies.keySet()) {
+            samples.put(name, new ArrayList<>());
+        }
+        for (int warm = 0; warm < 5; warm++) {
+            for (Body body : bodies.values()) {
+                body.run(OPS);
+            }
+        }
+        List<String> names = new ArrayList<>(bodies.keySet());
+        for (int round = 0; round < ROUNDS; round++) {
+            Collections.rotate(names, 1);
+            for (String name : names) {
+                long start = CPU.getCurrentThreadCpuTime();
+                bodies.get(name).run(OPS);
+                samples.get(name).add((CPU.getCurrentThreadCpuTime() - start) / (double) OPS);
+            }
+        }
+        return samples;
     }
 
     static double median(List<Double> values) {

@@ -2,6 +2,7 @@ package io.spoor;
 
 import static org.apache.spark.sql.functions.col;
 import static org.apache.spark.sql.functions.concat;
+import static org.apache.spark.sql.functions.count;
 import static org.apache.spark.sql.functions.lit;
 import static org.apache.spark.sql.functions.sum;
 import static org.apache.spark.sql.functions.when;
@@ -29,18 +30,21 @@ import scala.Tuple2;
 /**
  * The Spark RDD word count's and the Dataset join's wall times, untraced and traced at 0.01%, 1%
  * and 100% sampling, in one Spark context (local[2]), the variants interleaved round by round
- * (the order rotates): one JSON object per line with the median and its ratio to the untraced
- * median.
+ * (the order rotates): one JSON object per line with the medians of wall and process CPU time
+ * and their ratios to the untraced job's.
  *
  * Usage: scripts/bench-jvm (runs it after Bench), or --quick for fewer rows and rounds.
  */
 public final class SparkWordCount {
     private SparkWordCount() {}
 
+    static final com.sun.management.OperatingSystemMXBean PROCESS =
+            (com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory.getOperatingSystemMXBean();
+
     public static void main(String[] args) throws Exception {
         boolean quick = List.of(System.getProperty("bench.args", "").split(" ")).contains("--quick");
         int lines = quick ? 100_000 : 1_000_000;
-        int rounds = quick ? 2 : 5;
+        int rounds = quick ? 2 : 7;
         List<String> text = new ArrayList<>(lines);
         for (int i = 0; i < lines; i++) {
             StringBuilder line = new StringBuilder("line").append(i);
@@ -72,8 +76,9 @@ public final class SparkWordCount {
     }
 
     /**
-     * The Dataset join: `lines` orders (40% of them from one customer, cached) joined to 1,000
-     * customers and summed per customer, untraced and with both sides traced.
+     * The Dataset join: `orders` orders (40% of them from one customer, cached) joined to 1,000
+     * customers and summed per customer, untraced and with both sides traced; then the same with
+     * the traced aggregation.
      */
     static void datasetJoin(SparkSession spark, String root, int orders, int rounds) {
         Column customerOfOrder = when(col("id").mod(10).lt(4), lit("c0")).otherwise(concat(lit("c"), col("id").mod(999).plus(1).cast("string")));
@@ -84,22 +89,33 @@ public final class SparkWordCount {
         orderRows.count();
         customerRows.count();
         Column[] byCustomer = {col("customer")};
-        Map<String, Supplier<Long>> jobs = new LinkedHashMap<>();
-        jobs.put("untraced", () -> (long) orderRows.join(customerRows, "customer").groupBy(byCustomer).agg(sum("amount").as("total"))
+        // The join: its rows consumed by a plain aggregate that reads the lineage column too (so
+        // every row's context is computed), per customer.
+        Map<String, Supplier<Long>> joins = new LinkedHashMap<>();
+        joins.put("untraced", () -> (long) orderRows.join(customerRows, "customer").groupBy(byCustomer).agg(sum("amount").as("total"))
                 .collectAsList().size());
+        // The join and the traced aggregation (SpoorDataset.groupByAgg: each total a fold of its
+        // group's traced rows).
+        Map<String, Supplier<Long>> aggregations = new LinkedHashMap<>();
+        aggregations.put("untraced", joins.get("untraced"));
         for (double p : new double[] {0.0001, 0.01, 1.0}) {
             String dir = root + "/dataset-p" + p;
-            jobs.put(String.format(Locale.ROOT, "traced_%s", p == 1.0 ? "1" : Double.toString(p)), () -> (long) SpoorDataset
-                    .traced(orderRows, "order", p, dir).join(SpoorDataset.traced(customerRows, "customer", p, dir), "customer")
+            String name = String.format(Locale.ROOT, "traced_%s", p == 1.0 ? "1" : Double.toString(p));
+            joins.put(name, () -> (long) SpoorDataset.traced(orderRows, "order", p, dir)
+                    .join(SpoorDataset.traced(customerRows, "customer", p, dir), "customer").dataset()
+                    .groupBy(byCustomer).agg(sum("amount").as("total"), count(col(SpoorDataset.COLUMN))).collectAsList().size());
+            aggregations.put(name, () -> (long) SpoorDataset.traced(orderRows, "order", p, dir)
+                    .join(SpoorDataset.traced(customerRows, "customer", p, dir), "customer")
                     .groupByAgg(byCustomer, sum("amount").as("total")).dataset().collectAsList().size());
         }
-        report("spark_dataset_join", orders, interleave(jobs, rounds));
+        report("spark_dataset_join", orders, interleave(joins, rounds));
+        report("spark_dataset_join_groupby_agg", orders, interleave(aggregations, rounds));
     }
 
     /** Runs each job once (warm-up; the results must agree), then `rounds` rounds of all of
      *  them, the order rotating: each job's wall times in seconds. */
-    static Map<String, List<Double>> interleave(Map<String, Supplier<Long>> jobs, int rounds) {
-        Map<String, List<Double>> times = new LinkedHashMap<>();
+    static Map<String, List<double[]>> interleave(Map<String, Supplier<Long>> jobs, int rounds) {
+        Map<String, List<double[]>> times = new LinkedHashMap<>();
         long expected = -1;
         for (Map.Entry<String, Supplier<Long>> job : jobs.entrySet()) {
             long result = job.getValue().get();
@@ -115,22 +131,36 @@ public final class SparkWordCount {
             Collections.rotate(names, 1);
             for (String name : names) {
                 long start = System.nanoTime();
+                long cpu = PROCESS.getProcessCpuTime();
                 jobs.get(name).get();
-                times.get(name).add((System.nanoTime() - start) / 1e9);
+                times.get(name).add(new double[] {(System.nanoTime() - start) / 1e9, (PROCESS.getProcessCpuTime() - cpu) / 1e9});
             }
         }
         return times;
     }
 
-    static void report(String bench, int rows, Map<String, List<Double>> times) {
-        double base = median(times.get("untraced"));
-        for (Map.Entry<String, List<Double>> entry : times.entrySet()) {
-            List<Double> values = entry.getValue();
+    /** One row per job: wall and process CPU time (every thread of this JVM: Spark's, the GC's
+     *  and Spoor's collector), medians, spreads and ratios to the untraced job's medians. */
+    static void report(String bench, int rows, Map<String, List<double[]>> times) {
+        double base = median(column(times.get("untraced"), 0));
+        double cpuBase = median(column(times.get("untraced"), 1));
+        for (Map.Entry<String, List<double[]>> entry : times.entrySet()) {
+            List<Double> wall = column(entry.getValue(), 0);
+            List<Double> cpu = column(entry.getValue(), 1);
             System.out.printf(Locale.ROOT, "{\"bench\":\"%s_%s\",\"lang\":\"java\",\"unit\":\"s\",\"median\":%.3f,"
-                    + "\"min\":%.3f,\"max\":%.3f,\"samples\":%d,\"rows\":%d,\"ratio_to_untraced\":%.3f,\"engine\":\"spark local[2]\"}%n",
-                    bench, entry.getKey(), median(values), Collections.min(values), Collections.max(values), values.size(), rows,
-                    median(values) / base);
+                    + "\"min\":%.3f,\"max\":%.3f,\"samples\":%d,\"rows\":%d,\"ratio_to_untraced\":%.3f,"
+                    + "\"cpu_median\":%.3f,\"cpu_min\":%.3f,\"cpu_max\":%.3f,\"cpu_ratio_to_untraced\":%.3f,\"engine\":\"spark local[2]\"}%n",
+                    bench, entry.getKey(), median(wall), Collections.min(wall), Collections.max(wall), wall.size(), rows,
+                    median(wall) / base, median(cpu), Collections.min(cpu), Collections.max(cpu), median(cpu) / cpuBase);
         }
+    }
+
+    static List<Double> column(List<double[]> rows, int index) {
+        List<Double> values = new ArrayList<>();
+        for (double[] row : rows) {
+            values.add(row[index]);
+        }
+        return values;
     }
 
     static double median(List<Double> values) {

@@ -228,6 +228,12 @@ JNIEXPORT jlong JNICALL Java_io_spoor_Native_entry(JNIEnv *env, jclass cls, jint
     return (jlong)id;
 }
 
+JNIEXPORT jlong JNICALL Java_io_spoor_Native_entrySkip(JNIEnv *env, jclass cls, jlong max) {
+    (void)env;
+    (void)cls;
+    return max <= 0 ? 0 : (jlong)spoor_entry_skip((uint64_t)max);
+}
+
 /* An entry with an encoded attachment (NULL: none) through `report`: spoor_entry_ex (sampled) or
  * spoor_mint (always traced). */
 static jlong entry_with(JNIEnv *env, int (*report)(uint32_t, uint64_t, const spoor_attr *, size_t, uint64_t *),

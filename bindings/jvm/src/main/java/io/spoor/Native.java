@@ -32,6 +32,8 @@ final class Native {
 
     static native long entryEx(int op, long key, byte[] attachment);
 
+    static native long entrySkip(long max);
+
     static native long mint(int op, long key, byte[] attachment);
 
     static native long checkpoint1(long parent, int op, long key, long startNs, long endNs);

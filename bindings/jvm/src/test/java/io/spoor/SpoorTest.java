@@ -87,6 +87,32 @@ class SpoorTest {
     }
 
     @Test
+    void entryGateLetsExactlyTheUntracedPass() throws Exception {
+        assertFalse(new EntryGate().untraced(), "nothing to claim before start: entry decides (and throws)");
+        Path root = TestSupport.temporaryRoot();
+        try (Spoor spoor = Spoor.builder().logDir(root.toString()).sampling(Sampling.every(10)).useEnvironment(false).start()) {
+            int op = Spoor.operator("gate", null);
+            EntryGate gate = new EntryGate();
+            int wrong = 0;
+            for (int i = 0; i < 5000; i++) {
+                long id = gate.untraced() ? 0 : Spoor.entry(op, i);
+                wrong += (id != 0) != (i % 10 == 9) ? 1 : 0;
+            }
+            assertEquals(0, wrong, "every 10th record traced, as by entry alone");
+            Spoor.flush();
+            assertEquals(500, Spoor.stats().sampled());
+            Spoor.setSampling(Sampling.keyHash(0.5));
+            Spoor.entry(op, 1);
+            assertFalse(gate.untraced(), "key-hash sampling: every record is decided by its key");
+            Spoor.setSampling(Sampling.off());
+            Spoor.entry(op, 1);
+            for (int i = 0; i < 3000; i++) {
+                assertTrue(gate.untraced());
+            }
+        }
+    }
+
+    @Test
     void untrackedRecordsNeedNoLibrary() {
         assertFalse(Spoor.isRunning());
         assertEquals(0, Spoor.checkpoint(0, 1));

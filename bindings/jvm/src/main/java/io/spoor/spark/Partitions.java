@@ -55,6 +55,88 @@ final class Partitions {
         };
     }
 
+    /** What a {@link OneStep} returns for a record with no output (a filter removed it). */
+    static final Object NONE = new Object();
+
+    /** One record's step with at most one output (map, mapToPair, filter, the source's entry):
+     *  the output, or {@link #NONE}. */
+    interface OneStep extends java.io.Serializable {
+        Object apply(Object record, int op) throws Exception;
+    }
+
+    /** One record's step with any number of outputs (flatMap): an iterator over them. */
+    interface ManyStep extends java.io.Serializable {
+        Iterator<?> apply(Object record, int op) throws Exception;
+    }
+
+    /** As {@link #lazily}, for steps with at most one output: no queue between the records and
+     *  the consumer (an untracked record costs its type test and the step's own call). */
+    static Iterator<Object> mapping(Iterator<?> records, int op, OneStep step) {
+        return new Iterator<>() {
+            private Object next = NONE;
+            private boolean done;
+
+            @Override
+            public boolean hasNext() {
+                while (next == NONE && records.hasNext()) {
+                    try {
+                        next = step.apply(records.next(), op);
+                    } catch (Exception error) {
+                        throw rethrow(error);
+                    }
+                }
+                if (next == NONE && !done) {
+                    done = true;
+                    flush();
+                }
+                return next != NONE;
+            }
+
+            @Override
+            public Object next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                Object output = next;
+                next = NONE;
+                return output;
+            }
+        };
+    }
+
+    /** As {@link #lazily}, for steps returning their outputs as an iterator (the user's own for an
+     *  untracked record), consumed as the consumer asks. */
+    static Iterator<Object> flattening(Iterator<?> records, int op, ManyStep step) {
+        return new Iterator<>() {
+            private Iterator<?> outputs = java.util.Collections.emptyIterator();
+            private boolean done;
+
+            @Override
+            public boolean hasNext() {
+                while (!outputs.hasNext() && records.hasNext()) {
+                    try {
+                        outputs = step.apply(records.next(), op);
+                    } catch (Exception error) {
+                        throw rethrow(error);
+                    }
+                }
+                if (!outputs.hasNext() && !done) {
+                    done = true;
+                    flush();
+                }
+                return outputs.hasNext();
+            }
+
+            @Override
+            public Object next() {
+                if (!hasNext()) {
+                    throw new NoSuchElementException();
+                }
+                return outputs.next();
+            }
+        };
+    }
+
     /** Flushes this JVM's reports (a partition is done). */
     static void flush() {
         if (Spoor.isRunning()) {

@@ -1,6 +1,7 @@
 package io.spoor.spark;
 
 import io.spoor.Attachment;
+import io.spoor.EntryGate;
 import io.spoor.Spoor;
 import java.io.Serializable;
 import java.nio.file.Path;
@@ -12,6 +13,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.Row;
+import org.apache.spark.sql.api.java.UDF0;
 import org.apache.spark.sql.api.java.UDF1;
 import org.apache.spark.sql.api.java.UDF4;
 import org.apache.spark.sql.api.java.UDF3;
@@ -36,6 +38,8 @@ public final class SpoorDataset implements Serializable {
     public static final String COLUMN = "_spoor";
     /** Most parents an aggregate's report keeps. */
     public static final int MAX_GROUP_PARENTS = 4096;
+    /** Each executor thread's gate for the source rows the sampler will not trace. */
+    private static final ThreadLocal<EntryGate> GATES = ThreadLocal.withInitial(EntryGate::new);
     private static final Map<String, Integer> OPERATORS = new ConcurrentHashMap<>();
 
     private final transient Dataset<Row> dataset;
@@ -66,12 +70,18 @@ public final class SpoorDataset implements Serializable {
         double probability = sampling >= 0 ? sampling : Double.parseDouble(conf.get("spark.spoor.sampling", "0.01"));
         SpoorSettings settings = new SpoorSettings(Path.of(directory).toAbsolutePath().toString(), probability);
         settings.ensure();
-        UserDefinedFunction enter = functions.udf((UDF1<Object, String>) key -> {
+        // Two functions, so that a row the sampler will not trace is neither converted nor
+        // hashed: the gate lets it pass on the Java side (EntryGate), and only the others reach
+        // the entry, which decides them with their key's hash.
+        UserDefinedFunction gate = functions.udf((UDF0<Boolean>) () -> {
             settings.ensure();
+            return !GATES.get().untraced();
+        }, DataTypes.BooleanType).asNondeterministic();
+        UserDefinedFunction enter = functions.udf((UDF1<Object, String>) key -> {
             long id = Spoor.entry(operator("dataset.source"), Spoor.keyHash(String.valueOf(key)));
             return id == 0 ? null : Spoor.toContext(id);
         }, DataTypes.StringType).asNondeterministic();
-        return new SpoorDataset(source.withColumn(COLUMN, enter.apply(functions.col(keyColumn))), settings);
+        return new SpoorDataset(source.withColumn(COLUMN, functions.when(gate.apply(), enter.apply(functions.col(keyColumn)))), settings);
     }
 
     /**
@@ -99,7 +109,8 @@ public final class SpoorDataset implements Serializable {
             settings.ensure();
             return Spoor.toContext(Spoor.checkpoint(Spoor.fromContext(context), operator(name), 0, 0, 0));
         }, DataTypes.StringType).asNondeterministic();
-        return step.apply(functions.col(COLUMN));
+        // The null test in Spark's own generated code: an untracked row never calls the function.
+        return functions.when(functions.col(COLUMN).isNotNull(), step.apply(functions.col(COLUMN)));
     }
 
     /** @return the Dataset with the lineage column */
@@ -175,8 +186,9 @@ public final class SpoorDataset implements Serializable {
             long b = rightContext == null ? 0 : Spoor.fromContext(rightContext);
             return Spoor.toContext(Spoor.checkpoint(a, b, operator("join"), hashOf(key), 0, 0));
         }, DataTypes.StringType).asNondeterministic();
-        return new SpoorDataset(joined.withColumn(COLUMN, both.apply(functions.col(COLUMN), functions.col(COLUMN + "_r"), keyText(keys)))
-                .drop(COLUMN + "_r"), settings);
+        Column traced = functions.col(COLUMN).isNotNull().or(functions.col(COLUMN + "_r").isNotNull());
+        return new SpoorDataset(joined.withColumn(COLUMN, functions.when(traced,
+                both.apply(functions.col(COLUMN), functions.col(COLUMN + "_r"), keyText(keys)))).drop(COLUMN + "_r"), settings);
     }
 
     /**
@@ -220,7 +232,7 @@ public final class SpoorDataset implements Serializable {
         List<Column> all = new ArrayList<>(Arrays.asList(aggregates));
         all.add(functions.slice(functions.collect_list(functions.col(COLUMN)), 1, MAX_GROUP_PARENTS).as(COLUMN + "_list"));
         all.add(functions.count(functions.col(COLUMN)).as(COLUMN + "_n"));
-        all.add(functions.first(keyText(keys)).as(COLUMN + "_k"));
+        all.add(functions.first(functions.when(functions.col(COLUMN).isNotNull(), keyText(keys)), true).as(COLUMN + "_k"));
         Dataset<Row> grouped = dataset.groupBy(keys).agg(all.get(0), all.subList(1, all.size()).toArray(new Column[0]));
         SpoorSettings settings = this.settings;
         UserDefinedFunction fold = functions.udf((UDF4<scala.collection.Seq<String>, Long, String, String, String>) (contexts, count, key, name) -> {
@@ -239,7 +251,8 @@ public final class SpoorDataset implements Serializable {
                     : Spoor.foldReport(parents, parents.length, operator(name), hashOf(key), 0, 0);
             return Spoor.toContext(id);
         }, DataTypes.StringType).asNondeterministic();
-        return new SpoorDataset(grouped.withColumn(COLUMN, fold.apply(functions.col(COLUMN + "_list"), functions.col(COLUMN + "_n"),
-                functions.col(COLUMN + "_k"), functions.lit("groupBy.agg"))).drop(COLUMN + "_list", COLUMN + "_n", COLUMN + "_k"), settings);
+        return new SpoorDataset(grouped.withColumn(COLUMN, functions.when(functions.col(COLUMN + "_n").gt(0),
+                fold.apply(functions.col(COLUMN + "_list"), functions.col(COLUMN + "_n"), functions.col(COLUMN + "_k"),
+                        functions.lit("groupBy.agg")))).drop(COLUMN + "_list", COLUMN + "_n", COLUMN + "_k"), settings);
     }
 }

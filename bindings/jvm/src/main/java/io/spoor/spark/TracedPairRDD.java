@@ -1,9 +1,13 @@
 package io.spoor.spark;
 
+import io.spoor.Attachment;
 import io.spoor.Event;
 import io.spoor.Fold;
 import io.spoor.Spoor;
 import io.spoor.Traced;
+import java.io.IOException;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -20,8 +24,9 @@ import scala.Tuple2;
 /**
  * A traced RDD of (key, value) records (from {@link TracedRDD#mapToPair}). The key-grouping
  * operations report each output that traced records went into as a fold whose parents are every
- * one of them (map-side partial aggregates carry their ids through the shuffle; an aggregate of
- * untracked records only is reduced exactly as untraced), and traced records are poked with
+ * one of them (through reduceByKey's map-side partials, each reported as a fold of its traced
+ * records when it leaves for the shuffle; an aggregate of untracked records only is reduced
+ * exactly as untraced), and traced records (reduceByKey: its partials) are poked with
  * {@code shuffle_write} before a shuffle and {@code shuffle_read} after it. As in
  * {@link TracedRDD}, untracked pairs stay plain {@code Tuple2}s.
  *
@@ -40,9 +45,18 @@ public final class TracedPairRDD<K, V> implements Serializable {
         this.settings = settings;
     }
 
-    /** A partial aggregate that traced records went into, and their ids. */
+    /**
+     * A partial aggregate that traced records went into, and their ids. On the map side it
+     * leaves for the shuffle as one record: written by Java serialization (Spark's default
+     * shuffle serializer), a partial of several traced records is reported as a fold of them
+     * (operator {@code reduceByKey:partial}), poked with {@code shuffle_write}, and only that
+     * record's id crosses with the value, not one id per traced input. (A serializer that does
+     * not call {@code writeObject}, such as Kryo's, carries every id instead: the same lineage.)
+     */
     static final class Partial implements Serializable {
-        private static final long serialVersionUID = 1L;
+        private static final long serialVersionUID = 2L;
+        /** The operator of a map-side partial's report. */
+        static final Op PARTIAL = new Op("reduceByKey:partial", "io.spoor.spark.TracedPairRDD");
         Object value;
         long[] ids = new long[4];
         int count;
@@ -64,12 +78,40 @@ public final class TracedPairRDD<K, V> implements Serializable {
                 add(other.ids[i]);
             }
         }
+
+        /** The fold report of the ids as operator `op` (at most {@link Spoor#MAX_PARENTS} parents,
+         *  how many more in the attachment's {@code truncated}). */
+        long report(int op, long keyHash, long startNs, long endNs) {
+            if (count <= Spoor.MAX_PARENTS) {
+                return Spoor.foldReport(ids, count, op, keyHash, startNs, endNs);
+            }
+            return Spoor.checkpoint(ids, 0, Spoor.MAX_PARENTS, op, keyHash, startNs, endNs, 0,
+                    Attachment.builder().put("truncated", Long.toString(count - Spoor.MAX_PARENTS)).build());
+        }
+
+        private void writeObject(ObjectOutputStream out) throws IOException {
+            long id = ids[0];
+            if (count > 1) {
+                id = report(PARTIAL.id(), 0, 0, 0);
+            }
+            Spoor.poke(id, PARTIAL.id(), Event.SHUFFLE_WRITE);
+            out.writeObject(value);
+            out.writeLong(id);
+        }
+
+        private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
+            value = in.readObject();
+            ids = new long[4];
+            ids[0] = in.readLong();
+            count = 1;
+        }
     }
 
-    /** (key, value) for a shuffle: a traced pair becomes (key, Traced(value, id)) and is poked with
-     *  shuffle_write; an untracked one passes as it is. */
+    /** (key, value) for a shuffle: a traced pair becomes (key, Traced(value, id)) and, with
+     *  `poke`, is poked with shuffle_write (reduceByKey pokes its partials instead); an untracked
+     *  one passes as it is. */
     @SuppressWarnings("unchecked")
-    private JavaPairRDD<K, Object> keyed(String kind) {
+    private JavaPairRDD<K, Object> keyed(String kind, boolean poke) {
         SpoorSettings settings = this.settings;
         Op op = new Op(kind + ":shuffle", kind);
         return records.mapPartitionsToPair(partition -> {
@@ -93,7 +135,9 @@ public final class TracedPairRDD<K, V> implements Serializable {
                     Object record = partition.next();
                     if (record instanceof Traced<?> traced) {
                         Tuple2<K, V> pair = (Tuple2<K, V>) traced.value();
-                        Spoor.poke(traced.id(), id, Event.SHUFFLE_WRITE);
+                        if (poke) {
+                            Spoor.poke(traced.id(), id, Event.SHUFFLE_WRITE);
+                        }
                         return new Tuple2<>(pair._1(), new Traced<>(pair._2(), traced.id()));
                     }
                     return (Tuple2<K, Object>) record;
@@ -157,8 +201,8 @@ public final class TracedPairRDD<K, V> implements Serializable {
         Function<Tuple2<K, V>, Tuple2<K, W>> apply = pair -> new Tuple2<>(pair._1(), function.call(pair._2()));
         return new TracedPairRDD<>(records.mapPartitions(partition -> {
             settings.ensure();
-            return Partitions.lazily(partition, op.id(), (record, id, out) -> out.accept(
-                    record instanceof Traced<?> ? TracedRDD.apply(record, id, apply) : apply.call((Tuple2<K, V>) record)));
+            return Partitions.mapping(partition, op.id(), (record, id) ->
+                    record instanceof Traced<?> ? TracedRDD.apply(record, id, apply) : apply.call((Tuple2<K, V>) record));
         }), settings);
     }
 
@@ -182,7 +226,7 @@ public final class TracedPairRDD<K, V> implements Serializable {
     @SuppressWarnings("unchecked")
     public TracedPairRDD<K, V> reduceByKey(Function2<V, V, V> function) {
         Op op = Op.of("reduceByKey");
-        JavaPairRDD<K, Object> shuffled = keyed("reduceByKey").combineByKey(
+        JavaPairRDD<K, Object> shuffled = keyed("reduceByKey", false).combineByKey(
                 item -> item instanceof Traced<?> traced ? new Partial(traced.value(), traced.id()) : item,
                 (acc, item) -> {
                     if (item instanceof Traced<?> traced) {
@@ -225,7 +269,7 @@ public final class TracedPairRDD<K, V> implements Serializable {
             for (int i = 0; i < partial.count; i++) {
                 Spoor.poke(partial.ids[i], id, Event.SHUFFLE_READ);
             }
-            long fold = Spoor.foldReport(partial.ids, Math.min(partial.count, Spoor.MAX_PARENTS), id, keyHash(pair._1()), start, Spoor.now());
+            long fold = partial.report(id, keyHash(pair._1()), start, Spoor.now());
             out.accept(output(new Tuple2<>(pair._1(), partial.value), fold));
         }), settings);
     }
@@ -238,7 +282,7 @@ public final class TracedPairRDD<K, V> implements Serializable {
     @SuppressWarnings("unchecked")
     public TracedPairRDD<K, List<V>> groupByKey() {
         Op op = Op.of("groupByKey");
-        JavaPairRDD<K, Iterable<Object>> grouped = keyed("groupByKey").groupByKey();
+        JavaPairRDD<K, Iterable<Object>> grouped = keyed("groupByKey", true).groupByKey();
         return new TracedPairRDD<>(afterShuffle(grouped, op, (Object group, int id, Consumer<Object> out) -> {
             Tuple2<K, Iterable<Object>> pair = (Tuple2<K, Iterable<Object>>) group;
             long start = Spoor.now();
@@ -259,7 +303,7 @@ public final class TracedPairRDD<K, V> implements Serializable {
     @SuppressWarnings("unchecked")
     public <W> TracedPairRDD<K, Tuple2<V, W>> join(TracedPairRDD<K, W> other) {
         Op op = Op.of("join");
-        JavaPairRDD<K, Tuple2<Object, Object>> joined = keyed("join").join(other.keyed("join"));
+        JavaPairRDD<K, Tuple2<Object, Object>> joined = keyed("join", true).join(other.keyed("join", true));
         return new TracedPairRDD<>(afterShuffle(joined, op, (Object group, int id, Consumer<Object> out) -> {
             Tuple2<K, Tuple2<Object, Object>> pair = (Tuple2<K, Tuple2<Object, Object>>) group;
             Object left = pair._2()._1();
@@ -289,7 +333,7 @@ public final class TracedPairRDD<K, V> implements Serializable {
     @SuppressWarnings("unchecked")
     public <W> TracedPairRDD<K, Tuple2<List<V>, List<W>>> cogroup(TracedPairRDD<K, W> other) {
         Op op = Op.of("cogroup");
-        JavaPairRDD<K, Tuple2<Iterable<Object>, Iterable<Object>>> grouped = keyed("cogroup").cogroup(other.keyed("cogroup"));
+        JavaPairRDD<K, Tuple2<Iterable<Object>, Iterable<Object>>> grouped = keyed("cogroup", true).cogroup(other.keyed("cogroup", true));
         return new TracedPairRDD<>(afterShuffle(grouped, op, (Object group, int id, Consumer<Object> out) -> {
             Tuple2<K, Tuple2<Iterable<Object>, Iterable<Object>>> pair = (Tuple2<K, Tuple2<Iterable<Object>, Iterable<Object>>>) group;
             long start = Spoor.now();

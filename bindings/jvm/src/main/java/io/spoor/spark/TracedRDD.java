@@ -1,14 +1,13 @@
 package io.spoor.spark;
 
+import io.spoor.EntryGate;
 import io.spoor.Event;
 import io.spoor.Spoor;
 import io.spoor.Traced;
 import java.io.Serializable;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Iterator;
 import java.util.List;
-import java.util.function.Consumer;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.function.FlatMapFunction;
 import org.apache.spark.api.java.function.Function;
@@ -57,22 +56,16 @@ public final class TracedRDD<T> implements Serializable {
         Op op = new Op("source", "io.spoor.spark.TracedRDD.traced");
         JavaRDD<Object> entered = source.mapPartitions(values -> {
             settings.ensure();
-            int id = op.id();
-            Iterator<Object> records = new Iterator<>() {
-                @Override
-                public boolean hasNext() {
-                    return values.hasNext();
+            // The partition's records are entered on its task's thread.
+            EntryGate gate = new EntryGate();
+            return Partitions.mapping(values, op.id(), (Object value, int id) -> {
+                if (gate.untraced()) {
+                    return value;
                 }
-
-                @Override
-                public Object next() {
-                    T value = values.next();
-                    // Text records carry their key hash (key-hash sampling, finding them later).
-                    long record = Spoor.entry(id, value instanceof String text ? Spoor.keyHash(text) : 0);
-                    return record != 0 ? new Traced<>(value, record) : value;
-                }
-            };
-            return Partitions.lazily(records, id, (record, op2, out) -> out.accept(record));
+                // Text records carry their key hash (key-hash sampling, finding them later).
+                long record = Spoor.entry(id, value instanceof String text ? Spoor.keyHash(text) : 0);
+                return record != 0 ? new Traced<>(value, record) : value;
+            });
         });
         return new TracedRDD<>(entered, settings);
     }
@@ -107,12 +100,12 @@ public final class TracedRDD<T> implements Serializable {
         return record instanceof Traced<?> traced ? traced.id() : 0;
     }
 
-    private <R> TracedRDD<R> perRecord(String kind, Partitions.Step step) {
+    private <R> TracedRDD<R> perRecord(String kind, Partitions.OneStep step) {
         SpoorSettings settings = this.settings;
         Op op = Op.of(kind);
         return new TracedRDD<>(records.mapPartitions(partition -> {
             settings.ensure();
-            return Partitions.lazily(partition, op.id(), step);
+            return Partitions.mapping(partition, op.id(), step);
         }), settings);
     }
 
@@ -124,7 +117,7 @@ public final class TracedRDD<T> implements Serializable {
      * @return the outputs
      */
     public <R> TracedRDD<R> map(Function<T, R> function) {
-        return perRecord("map", (record, id, out) -> out.accept(apply(record, id, function)));
+        return perRecord("map", (record, id) -> apply(record, id, function));
     }
 
     /**
@@ -137,30 +130,36 @@ public final class TracedRDD<T> implements Serializable {
      */
     @SuppressWarnings("unchecked")
     public <R> TracedRDD<R> flatMap(FlatMapFunction<T, R> function) {
-        return perRecord("flatMap", (Object record, int id, Consumer<Object> out) -> {
-            if (!(record instanceof Traced<?> traced)) {
-                function.call((T) record).forEachRemaining(out);
-                return;
-            }
-            long start = Spoor.now();
-            List<R> outputs = new ArrayList<>();
-            try {
-                function.call((T) traced.value()).forEachRemaining(outputs::add);
-            } catch (Exception | Error error) {
-                Spoor.pokeError(traced.id(), id, error);
-                throw error;
-            }
-            long end = Spoor.now();
-            if (outputs.isEmpty()) {
-                Spoor.poke(traced.id(), id, Event.FILTERED.code(), end, null);
-                return;
-            }
-            int fanout = Math.min(outputs.size(), Spoor.MAX_PARENTS);
-            long first = Spoor.checkpoint(new long[] {traced.id()}, 0, 1, id, 0, start, end, fanout, null);
-            for (int i = 0; i < outputs.size(); i++) {
-                out.accept(first != 0 && i < fanout ? new Traced<>(outputs.get(i), first + i) : outputs.get(i));
-            }
-        });
+        SpoorSettings settings = this.settings;
+        Op op = Op.of("flatMap");
+        return new TracedRDD<>(records.mapPartitions(partition -> {
+            settings.ensure();
+            return Partitions.flattening(partition, op.id(), (Object record, int id) -> {
+                if (!(record instanceof Traced<?> traced)) {
+                    return function.call((T) record);
+                }
+                long start = Spoor.now();
+                List<R> outputs = new ArrayList<>();
+                try {
+                    function.call((T) traced.value()).forEachRemaining(outputs::add);
+                } catch (Exception | Error error) {
+                    Spoor.pokeError(traced.id(), id, error);
+                    throw error;
+                }
+                long end = Spoor.now();
+                if (outputs.isEmpty()) {
+                    Spoor.poke(traced.id(), id, Event.FILTERED.code(), end, null);
+                    return outputs.iterator();
+                }
+                int fanout = Math.min(outputs.size(), Spoor.MAX_PARENTS);
+                long first = Spoor.checkpoint(new long[] {traced.id()}, 0, 1, id, 0, start, end, fanout, null);
+                List<Object> wrapped = new ArrayList<>(outputs.size());
+                for (int i = 0; i < outputs.size(); i++) {
+                    wrapped.add(first != 0 && i < fanout ? new Traced<>(outputs.get(i), first + i) : outputs.get(i));
+                }
+                return wrapped.iterator();
+            });
+        }), settings);
     }
 
     /**
@@ -172,12 +171,9 @@ public final class TracedRDD<T> implements Serializable {
      */
     @SuppressWarnings("unchecked")
     public TracedRDD<T> filter(Function<T, Boolean> predicate) {
-        return perRecord("filter", (Object record, int id, Consumer<Object> out) -> {
+        return perRecord("filter", (Object record, int id) -> {
             if (!(record instanceof Traced<?> traced)) {
-                if (predicate.call((T) record)) {
-                    out.accept(record);
-                }
-                return;
+                return predicate.call((T) record) ? record : Partitions.NONE;
             }
             long start = Spoor.now();
             boolean keep;
@@ -190,9 +186,9 @@ public final class TracedRDD<T> implements Serializable {
             long end = Spoor.now();
             if (!keep) {
                 Spoor.poke(traced.id(), id, Event.FILTERED.code(), end, null);
-                return;
+                return Partitions.NONE;
             }
-            out.accept(new Traced<>(traced.value(), Spoor.checkpoint(traced.id(), id, 0, start, end)));
+            return new Traced<>(traced.value(), Spoor.checkpoint(traced.id(), id, 0, start, end));
         });
     }
 
@@ -205,7 +201,7 @@ public final class TracedRDD<T> implements Serializable {
      * @return the pairs
      */
     public <K, V> TracedPairRDD<K, V> mapToPair(PairFunction<T, K, V> function) {
-        TracedRDD<Tuple2<K, V>> pairs = perRecord("mapToPair", (record, id, out) -> out.accept(apply(record, id, function::call)));
+        TracedRDD<Tuple2<K, V>> pairs = perRecord("mapToPair", (record, id) -> apply(record, id, function::call));
         return new TracedPairRDD<>(pairs.records, settings);
     }
 
