@@ -46,7 +46,7 @@ public final class SkewedJoin {
             SpoorDataset totals = SpoorDataset.traced(orderRows, "order", -1, null)
                     .join(customerRows, "customer")
                     .groupByAgg(new Column[] {col("customer")}, sum("amount").as("total"), count(lit(1)).as("orders"),
-                            count(col(SpoorDataset.COLUMN)).as("sampled"));
+                            count(SpoorDataset.lineage()).as("sampled"));
             // One action that evaluates the plan once: every source row is sampled once, and each
             // group's traced rows are its aggregate's parents. (Sorted here, not with orderBy: a
             // global sort runs its input twice, once to sample the range bounds, and each run

@@ -37,7 +37,8 @@ class DatasetTest {
         }
         List<Row> orderRows = new ArrayList<>();
         for (int o = 0; o < 400; o++) {
-            orderRows.add(RowFactory.create("o" + o, "u" + (o % 20), (long) (o % 37)));
+            // Skewed: a third of the orders belong to u0.
+            orderRows.add(RowFactory.create("o" + o, o % 3 == 0 ? "u0" : "u" + (o % 20), (long) (o % 37)));
         }
         StructType userSchema = new StructType().add("user", DataTypes.StringType).add("name", DataTypes.StringType);
         StructType orderSchema = new StructType().add("order", DataTypes.StringType).add("user", DataTypes.StringType)
@@ -56,7 +57,10 @@ class DatasetTest {
                     .join(SpoorDataset.traced(users, "user", 0.5, root.toString()), "user")
                     .groupByAgg(byName, functions.sum("double").as("total"));
             // One action only: each action samples its sources afresh.
-            traced = result.dataset().orderBy("name").collectAsList();
+            // Sorted here: a global orderBy would run the plan twice (its range sampling) and
+            // report every row above it twice.
+            traced = new ArrayList<>(result.dataset().collectAsList());
+            traced.sort((a, b) -> a.getString(a.fieldIndex("name")).compareTo(b.getString(b.fieldIndex("name"))));
             List<Row> plain = new ArrayList<>();
             for (Row row : traced) {
                 plain.add(RowFactory.create(row.getString(row.fieldIndex("name")), row.getLong(row.fieldIndex("total"))));
@@ -102,5 +106,29 @@ class DatasetTest {
             checked++;
         }
         assertTrue(checked >= 15, "traced aggregates: " + checked);
+        // The join and aggregate reports carry their key's hash: the heavy key is the one most
+        // traced join outputs name, and every aggregate names its user.
+        Map<Long, Integer> joinsByKey = new HashMap<>();
+        Set<Long> userHashes = new HashSet<>();
+        Set<Long> nameHashes = new HashSet<>();
+        for (Row user : userRows) {
+            userHashes.add(Spoor.keyHash(user.getString(0)));
+            nameHashes.add(Spoor.keyHash(user.getString(1)));
+        }
+        int aggregates = 0;
+        for (Map<String, Object> report : index.values()) {
+            String hash = (String) report.get("key_hash");
+            long key = hash == null ? 0 : Long.parseUnsignedLong(hash, 16);
+            if ("join".equals(report.get("operator"))) {
+                assertTrue(userHashes.contains(key), "a join report's key is a user");
+                joinsByKey.merge(key, 1, Integer::sum);
+            } else if ("groupBy.agg".equals(report.get("operator"))) {
+                assertTrue(nameHashes.contains(key), "an aggregate's key is its group's name");
+                aggregates++;
+            }
+        }
+        assertEquals(checked, aggregates, "one report per traced aggregate: the plan ran once");
+        long heaviest = joinsByKey.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
+        assertEquals(Spoor.keyHash("u0"), heaviest, "the skewed key leads the traced joins: " + joinsByKey);
     }
 }

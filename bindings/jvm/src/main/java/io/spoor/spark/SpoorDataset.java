@@ -23,19 +23,25 @@ import org.apache.spark.sql.types.DataTypes;
 import scala.collection.immutable.Seq;
 
 /**
- * A Dataset whose rows carry their lineage in a column: {@link #COLUMN} holds each sampled row's
- * Spoor context ({@code "00-<id>-01"}) and is null for untracked rows. {@link #traced} sets it at
- * the source by the sampler; {@link #select}, {@link #filter}, {@link #withColumn}, {@link #join}
- * and {@link #groupByAgg} keep it correct, with a checkpoint per traced row and operator (a join
- * output has both rows as parents, an aggregate every sampled row of its group, at most
+ * A Dataset whose rows carry their lineage in a column. Inside a traced pipeline the column is
+ * {@link #ID_COLUMN}, each sampled row's Spoor record id (a long; null for untracked rows), so an
+ * operator's checkpoint is one JNI call with no text to encode or decode; {@link #dataset()} hands
+ * the rows out with {@link #COLUMN} instead, the row's Spoor context ({@code "00-<id>-01"}, null for
+ * untracked rows: the form other languages read, as {@code spoor.spark.lineage_udf} does), and
+ * {@link #continued} takes rows in that form back in. {@link #traced} sets the lineage at the source
+ * by the sampler; {@link #select}, {@link #filter}, {@link #withColumn}, {@link #join} and
+ * {@link #groupByAgg} keep it correct, with a checkpoint per traced row and operator (a join output
+ * has both rows as parents, an aggregate every sampled row of its group, at most
  * {@link #MAX_GROUP_PARENTS}, the rest counted in the report's {@code truncated} attachment).
- * Untracked rows cost one null check per operator. {@link #untraced()} is the Dataset without the
- * column: a traced job's results equal the untraced job's.
+ * Untracked rows cost one null test per operator, in Spark's generated code. {@link #untraced()}
+ * is the Dataset without the column: a traced job's results equal the untraced job's.
  */
 public final class SpoorDataset implements Serializable {
     private static final long serialVersionUID = 1L;
-    /** The lineage column. */
+    /** The lineage column of {@link #dataset()} and {@link #continued}: the row's Spoor context. */
     public static final String COLUMN = "_spoor";
+    /** The lineage column inside a traced pipeline: the row's record id (LongType), or null. */
+    public static final String ID_COLUMN = "_spoor_id";
     /** Most parents an aggregate's report keeps. */
     public static final int MAX_GROUP_PARENTS = 4096;
     /** Each executor thread's gate for the source rows the sampler will not trace. */
@@ -52,6 +58,18 @@ public final class SpoorDataset implements Serializable {
 
     static int operator(String name) {
         return OPERATORS.computeIfAbsent(name, n -> Spoor.operator(n, "dataset"));
+    }
+
+    /** @return the lineage column inside a traced pipeline (a record id, null for untracked rows), for
+     *  aggregates of {@link #groupByAgg} such as {@code count(SpoorDataset.lineage())}: the group's
+     *  traced rows */
+    public static Column lineage() {
+        return functions.col(ID_COLUMN);
+    }
+
+    /** A record id as the lineage column holds it: null for 0 (untracked). */
+    private static Long idOrNull(long id) {
+        return id == 0 ? null : id;
     }
 
     /**
@@ -77,16 +95,16 @@ public final class SpoorDataset implements Serializable {
             settings.ensure();
             return !GATES.get().untraced();
         }, DataTypes.BooleanType).asNondeterministic();
-        UserDefinedFunction enter = functions.udf((UDF1<Object, String>) key -> {
-            long id = Spoor.entry(operator("dataset.source"), Spoor.keyHash(String.valueOf(key)));
-            return id == 0 ? null : Spoor.toContext(id);
-        }, DataTypes.StringType).asNondeterministic();
-        return new SpoorDataset(source.withColumn(COLUMN, functions.when(gate.apply(), enter.apply(functions.col(keyColumn)))), settings);
+        UserDefinedFunction enter = functions.udf((UDF1<Object, Long>) key ->
+                idOrNull(Spoor.entry(operator("dataset.source"), Spoor.keyHash(String.valueOf(key)))), DataTypes.LongType)
+                .asNondeterministic();
+        return new SpoorDataset(source.withColumn(ID_COLUMN, functions.when(gate.apply(), enter.apply(functions.col(keyColumn)))), settings);
     }
 
     /**
-     * A Dataset that already carries the lineage column (made by another language, such as a
-     * PySpark job's Python UDF through {@code spoor.spark.lineage_udf}), traced from here on.
+     * A Dataset that already carries the lineage column {@link #COLUMN} (made by another
+     * language, such as a PySpark job's Python UDF through {@code spoor.spark.lineage_udf}, or by
+     * {@link #dataset()}), traced from here on.
      *
      * @param dataset rows with {@link #COLUMN}
      * @param sampling the share of source rows traced (for the settings this JVM starts with)
@@ -96,31 +114,33 @@ public final class SpoorDataset implements Serializable {
     public static SpoorDataset continued(Dataset<Row> dataset, double sampling, String logDir) {
         SpoorSettings settings = new SpoorSettings(Path.of(logDir).toAbsolutePath().toString(), sampling);
         settings.ensure();
-        return new SpoorDataset(dataset, settings);
+        UserDefinedFunction decode = functions.udf((UDF1<String, Long>) context -> idOrNull(Spoor.fromContext(context)),
+                DataTypes.LongType);
+        return new SpoorDataset(dataset.withColumn(ID_COLUMN, functions.when(functions.col(COLUMN).isNotNull(),
+                decode.apply(functions.col(COLUMN)))).drop(COLUMN), settings);
     }
 
-    /** The checkpoint of one traced row through operator `name`: a new context, or null. */
+    /** The checkpoint of one traced row through operator `name`: its new id (untracked rows never
+     *  call it). */
     private Column step(String name) {
         SpoorSettings settings = this.settings;
-        UserDefinedFunction step = functions.udf((UDF1<String, String>) context -> {
-            if (context == null) {
-                return null;
-            }
+        UserDefinedFunction step = functions.udf((UDF1<Long, Long>) id -> {
             settings.ensure();
-            return Spoor.toContext(Spoor.checkpoint(Spoor.fromContext(context), operator(name), 0, 0, 0));
-        }, DataTypes.StringType).asNondeterministic();
+            return idOrNull(Spoor.checkpoint(id, operator(name), 0, 0, 0));
+        }, DataTypes.LongType).asNondeterministic();
         // The null test in Spark's own generated code: an untracked row never calls the function.
-        return functions.when(functions.col(COLUMN).isNotNull(), step.apply(functions.col(COLUMN)));
+        return functions.when(lineage().isNotNull(), step.apply(lineage()));
     }
 
-    /** @return the Dataset with the lineage column */
+    /** @return the Dataset with the lineage column {@link #COLUMN} (each traced row's context) */
     public Dataset<Row> dataset() {
-        return dataset;
+        UserDefinedFunction encode = functions.udf((UDF1<Long, String>) id -> Spoor.toContext(id), DataTypes.StringType);
+        return dataset.withColumn(COLUMN, functions.when(lineage().isNotNull(), encode.apply(lineage()))).drop(ID_COLUMN);
     }
 
     /** @return the Dataset without the lineage column (what the untraced job computes) */
     public Dataset<Row> untraced() {
-        return dataset.drop(COLUMN);
+        return dataset.drop(ID_COLUMN);
     }
 
     /**
@@ -131,7 +151,7 @@ public final class SpoorDataset implements Serializable {
      */
     public SpoorDataset select(Column... columns) {
         List<Column> kept = new ArrayList<>(Arrays.asList(columns));
-        kept.add(functions.col(COLUMN));
+        kept.add(lineage());
         return new SpoorDataset(dataset.select(kept.toArray(new Column[0])), settings).checkpointed("select");
     }
 
@@ -157,38 +177,34 @@ public final class SpoorDataset implements Serializable {
     }
 
     private SpoorDataset checkpointed(String name) {
-        return new SpoorDataset(dataset.withColumn(COLUMN, step(name)), settings);
+        return new SpoorDataset(dataset.withColumn(ID_COLUMN, step(name)), settings);
     }
 
     /**
      * join(other, using): an inner equi-join on the named columns; each output with a traced side
-     * has both sides' rows (the traced ones) as parents.
+     * has both sides' rows (the traced ones) as parents, and its report the join key's hash.
      *
      * @param other the other traced Dataset
      * @param using the join columns
      * @return the joined rows
      */
     public SpoorDataset join(SpoorDataset other, String... using) {
-        SpoorDataset right = new SpoorDataset(other.dataset.withColumnRenamed(COLUMN, COLUMN + "_r"), other.settings);
+        String right = ID_COLUMN + "_r";
+        Dataset<Row> renamed = other.dataset.withColumnRenamed(ID_COLUMN, right);
         Seq<String> columns = scala.jdk.javaapi.CollectionConverters.asScala(Arrays.asList(using)).toList();
-        Dataset<Row> joined = dataset.join(right.dataset, columns);
+        Dataset<Row> joined = dataset.join(renamed, columns);
         Column[] keys = new Column[using.length];
         for (int i = 0; i < using.length; i++) {
             keys[i] = functions.col(using[i]);
         }
         SpoorSettings settings = this.settings;
-        UserDefinedFunction both = functions.udf((UDF3<String, String, String, String>) (left, rightContext, key) -> {
-            if (left == null && rightContext == null) {
-                return null;
-            }
+        UserDefinedFunction both = functions.udf((UDF3<Long, Long, String, Long>) (a, b, key) -> {
             settings.ensure();
-            long a = left == null ? 0 : Spoor.fromContext(left);
-            long b = rightContext == null ? 0 : Spoor.fromContext(rightContext);
-            return Spoor.toContext(Spoor.checkpoint(a, b, operator("join"), hashOf(key), 0, 0));
-        }, DataTypes.StringType).asNondeterministic();
-        Column traced = functions.col(COLUMN).isNotNull().or(functions.col(COLUMN + "_r").isNotNull());
-        return new SpoorDataset(joined.withColumn(COLUMN, functions.when(traced,
-                both.apply(functions.col(COLUMN), functions.col(COLUMN + "_r"), keyText(keys)))).drop(COLUMN + "_r"), settings);
+            return idOrNull(Spoor.checkpoint(a == null ? 0 : a, b == null ? 0 : b, operator("join"), hashOf(key), 0, 0));
+        }, DataTypes.LongType).asNondeterministic();
+        Column traced = lineage().isNotNull().or(functions.col(right).isNotNull());
+        return new SpoorDataset(joined.withColumn(ID_COLUMN, functions.when(traced,
+                both.apply(lineage(), functions.col(right), keyText(keys)))).drop(right), settings);
     }
 
     /**
@@ -200,7 +216,7 @@ public final class SpoorDataset implements Serializable {
      * @return the joined rows
      */
     public SpoorDataset join(Dataset<Row> other, String... using) {
-        return join(new SpoorDataset(other.withColumn(COLUMN, functions.lit(null).cast(DataTypes.StringType)), settings), using);
+        return join(new SpoorDataset(other.withColumn(ID_COLUMN, functions.lit(null).cast(DataTypes.LongType)), settings), using);
     }
 
     /** A key's text, as {@code keyHash} takes it: one column's value as a string (the hash of
@@ -229,30 +245,30 @@ public final class SpoorDataset implements Serializable {
      * @return the aggregated rows
      */
     public SpoorDataset groupByAgg(Column[] keys, Column... aggregates) {
+        String list = ID_COLUMN + "_list";
+        String count = ID_COLUMN + "_n";
+        String key = ID_COLUMN + "_k";
         List<Column> all = new ArrayList<>(Arrays.asList(aggregates));
-        all.add(functions.slice(functions.collect_list(functions.col(COLUMN)), 1, MAX_GROUP_PARENTS).as(COLUMN + "_list"));
-        all.add(functions.count(functions.col(COLUMN)).as(COLUMN + "_n"));
-        all.add(functions.first(functions.when(functions.col(COLUMN).isNotNull(), keyText(keys)), true).as(COLUMN + "_k"));
+        all.add(functions.slice(functions.collect_list(lineage()), 1, MAX_GROUP_PARENTS).as(list));
+        all.add(functions.count(lineage()).as(count));
+        all.add(functions.first(functions.when(lineage().isNotNull(), keyText(keys)), true).as(key));
         Dataset<Row> grouped = dataset.groupBy(keys).agg(all.get(0), all.subList(1, all.size()).toArray(new Column[0]));
         SpoorSettings settings = this.settings;
-        UserDefinedFunction fold = functions.udf((UDF4<scala.collection.Seq<String>, Long, String, String, String>) (contexts, count, key, name) -> {
-            if (contexts == null || contexts.isEmpty()) {
-                return null;
-            }
+        UserDefinedFunction fold = functions.udf((UDF4<scala.collection.Seq<Object>, Long, String, String, Long>) (ids, n, text, name) -> {
             settings.ensure();
-            long[] parents = new long[contexts.size()];
+            long[] parents = new long[ids.size()];
             for (int i = 0; i < parents.length; i++) {
-                parents[i] = Spoor.fromContext(contexts.apply(i));
+                parents[i] = (Long) ids.apply(i);
             }
-            long truncated = count - parents.length;
+            long truncated = n - parents.length;
             long id = truncated > 0
-                    ? Spoor.checkpoint(parents, 0, parents.length, operator(name), hashOf(key), 0, 0, 0,
+                    ? Spoor.checkpoint(parents, 0, parents.length, operator(name), hashOf(text), 0, 0, 0,
                             Attachment.builder().put("truncated", Long.toString(truncated)).build())
-                    : Spoor.foldReport(parents, parents.length, operator(name), hashOf(key), 0, 0);
-            return Spoor.toContext(id);
-        }, DataTypes.StringType).asNondeterministic();
-        return new SpoorDataset(grouped.withColumn(COLUMN, functions.when(functions.col(COLUMN + "_n").gt(0),
-                fold.apply(functions.col(COLUMN + "_list"), functions.col(COLUMN + "_n"), functions.col(COLUMN + "_k"),
-                        functions.lit("groupBy.agg")))).drop(COLUMN + "_list", COLUMN + "_n", COLUMN + "_k"), settings);
+                    : Spoor.foldReport(parents, parents.length, operator(name), hashOf(text), 0, 0);
+            return idOrNull(id);
+        }, DataTypes.LongType).asNondeterministic();
+        return new SpoorDataset(grouped.withColumn(ID_COLUMN, functions.when(functions.col(count).gt(0),
+                fold.apply(functions.col(list), functions.col(count), functions.col(key), functions.lit("groupBy.agg"))))
+                .drop(list, count, key), settings);
     }
 }
