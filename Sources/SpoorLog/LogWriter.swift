@@ -307,7 +307,9 @@ public final class LogWriter {
             var written = 0
             while written < record.count {
                 let result = try record.withUnsafeBytes { raw in
-                    try syscall("pwrite(\(path))") { pwrite(fd, raw.baseAddress! + written, raw.count - written, off_t(unsealed.offset + written)) }
+                    // `record` is never empty (a header and a seal), so it has a base address.
+                    guard let base = raw.baseAddress else { return 0 }
+                    return try syscall("pwrite(\(path))") { pwrite(fd, base + written, raw.count - written, off_t(unsealed.offset + written)) }
                 }
                 guard result > 0 else { throw SystemCallError(call: "pwrite(\(path))", errno: ENOSPC) }
                 written += result

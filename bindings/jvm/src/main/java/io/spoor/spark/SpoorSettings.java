@@ -30,11 +30,21 @@ public final class SpoorSettings implements Serializable {
 
     /** The settings of the instance this class started, for the lock-free check of {@link #ensure()}. */
     private static volatile SpoorSettings active;
+    /** Bumped (never to 0) after every change of {@link #active}, which is written first. */
+    private static volatile int epoch;
+    /** The epoch in which this instance last found itself active (0: never); a benign race
+     *  between threads that share the instance costs one more comparison. */
+    private transient int ensuredIn;
 
-    /** Starts Spoor in this JVM for these settings, once: after the first call, a volatile read
-     *  and a comparison (the SQL functions call it per row). */
+    /** Starts Spoor in this JVM for these settings, once: after the first call from an instance,
+     *  a volatile read and an int comparison (the SQL functions call it per row). */
     public void ensure() {
+        int now = epoch;
+        if (now != 0 && ensuredIn == now) {
+            return;
+        }
         if (equals(active)) {
+            ensuredIn = now;
             return;
         }
         synchronized (LOCK) {
@@ -44,11 +54,19 @@ public final class SpoorSettings implements Serializable {
                 }
                 handle.close();
                 active = null;
+                bump();
             }
             handle = Spoor.builder().logDir(logDir).sampling(Sampling.probability(probability)).start();
             started = this;
             active = this;
+            bump();
         }
+    }
+
+    /** A new epoch, after `active` changed (called under LOCK). */
+    private static void bump() {
+        int next = epoch + 1;
+        epoch = next == 0 ? 1 : next;
     }
 
     /** Shuts down the instance this class started in this JVM, if it still runs (draining it). */
@@ -60,6 +78,7 @@ public final class SpoorSettings implements Serializable {
             handle = null;
             started = null;
             active = null;
+            bump();
         }
     }
 

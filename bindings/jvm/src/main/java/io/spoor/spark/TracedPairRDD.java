@@ -90,20 +90,32 @@ public final class TracedPairRDD<K, V> implements Serializable {
         }
 
         private void writeObject(ObjectOutputStream out) throws IOException {
-            long id = ids[0];
-            if (count > 1) {
-                id = report(PARTIAL.id(), 0, 0, 0);
-            }
-            Spoor.poke(id, PARTIAL.id(), Event.SHUFFLE_WRITE);
             out.writeObject(value);
-            out.writeLong(id);
+            if (Spoor.isRunning()) {
+                long id = count > 1 ? report(PARTIAL.id(), 0, 0, 0) : ids[0];
+                Spoor.poke(id, PARTIAL.id(), Event.SHUFFLE_WRITE);
+                out.writeInt(1);
+                out.writeLong(id);
+                return;
+            }
+            // No Spoor in this JVM (it was stopped under the job): every id crosses instead.
+            out.writeInt(count);
+            for (int i = 0; i < count; i++) {
+                out.writeLong(ids[i]);
+            }
         }
 
         private void readObject(ObjectInputStream in) throws IOException, ClassNotFoundException {
             value = in.readObject();
-            ids = new long[4];
-            ids[0] = in.readLong();
-            count = 1;
+            int n = in.readInt();
+            if (n < 1 || n > (1 << 28)) {
+                throw new java.io.InvalidObjectException("a partial of " + n + " ids");
+            }
+            ids = new long[Math.max(4, n)];
+            for (int i = 0; i < n; i++) {
+                ids[i] = in.readLong();
+            }
+            count = n;
         }
     }
 
