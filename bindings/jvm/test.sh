@@ -28,7 +28,7 @@ if [ -n "$spark_jars" ] && [ -d "$spark_jars" ]; then
   read -r -a options <<<"$(java -cp "$spark_jars/*" "$here/src/test/SparkOptions.java")"
   export SPARK_LOCAL_IP="${SPARK_LOCAL_IP:-127.0.0.1}"
 else
-  sources=$(grep -L 'org.apache.spark' $(find "$here/src/test/java" -name '*.java'))
+  sources=$(grep -L -e 'org.apache.spark' -e 'io.spoor.spark' $(find "$here/src/test/java" -name '*.java'))
 fi
 javac --release 17 -proc:none -Xlint:all,-try,-path -Werror -d "$out/test-classes" -cp "$classpath:$launcher" $sources
 # The test classes as a jar too: ClusterTest ships it to the executors of a standalone cluster.
