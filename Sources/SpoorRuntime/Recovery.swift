@@ -136,9 +136,11 @@ public enum SegmentRecovery {
             // record, sealed naming the segment written next), so that readers of the recovered
             // run see a whole log, not a tail that "may be lost". Only in the run's own directory,
             // and never while the owner's pid runs (--force on a live process, whose writer goes
-            // on appending; a reused pid leaves the segment unsealed, as before).
+            // on appending; a reused pid leaves the segment unsealed, as before). Best effort: a
+            // seal that cannot be written leaves the segment unsealed, which readers report, and
+            // the recovery of the reports goes on.
             if outputDirectory == nil, !ownerRuns, let open = issues.first(where: { $0.kind == .unsealed && $0.path == lastPath }) {
-                try LogWriter.sealAbandoned(open, next: nextSegment)
+                try? LogWriter.sealAbandoned(open, next: nextSegment)
             }
         }
         let runIdentity = RunIdentity(
