@@ -19,7 +19,6 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Random;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
@@ -143,15 +142,7 @@ class ClusterTest {
 
     @Test
     void wordCountAcrossTwoExecutors() throws Exception {
-        Random random = new Random(11);
-        List<String> lines = new ArrayList<>();
-        for (int n = 0; n < 2000; n++) {
-            StringBuilder line = new StringBuilder("line" + n);
-            for (int w = random.nextInt(10); w >= 0; w--) {
-                line.append(" w").append(random.nextInt(30));
-            }
-            lines.add(line.toString());
-        }
+        List<String> lines = SparkTest.wordLines(11, 2000, 10, 30);
         Path root = TestSupport.temporaryRoot();
         long driver = ProcessHandle.current().pid();
         JavaSparkContext context = new JavaSparkContext(new SparkConf().setMaster(master).setAppName("spoor-cluster-test")
@@ -200,8 +191,8 @@ class ClusterTest {
                 sampled.add(Long.parseUnsignedLong((String) report.get("key_hash"), 16));
             }
         }
-        for (Map<String, Object> report : TestSupport.dump(root)) {
-            if ("spark.task".equals(report.get("operator")) && !"poke".equals(report.get("kind"))) {
+        for (Map<String, Object> report : index.values()) {
+            if ("spark.task".equals(report.get("operator"))) {
                 for (Object pair : (List<?>) report.get("attachment")) {
                     Map<?, ?> p = (Map<?, ?>) pair;
                     if ("executor".equals(p.get("key"))) {
@@ -221,37 +212,16 @@ class ClusterTest {
             if (record.id() == 0 || !word.startsWith("w")) {
                 continue;
             }
-            Set<Long> expected = new HashSet<>();
-            for (long hash : sampled) {
-                if (Arrays.asList(byHash.get(hash).split(" ")).contains(word)) {
-                    expected.add(hash);
-                }
-            }
-            assertEquals(expected, SparkTest.backward(index, record.id()), "the count of " + word + " came from exactly the sampled lines holding it");
+            assertEquals(SparkTest.sampledLinesHolding(word, sampled, byHash), SparkTest.backward(index, record.id()),
+                    "the count of " + word + " came from exactly the sampled lines holding it");
             checked++;
-            Set<Long> reporters = new HashSet<>();
-            collectPids(index, record.id(), reporters, new HashSet<>());
+            Set<Object> reporters = new HashSet<>();
+            SparkTest.lineage(index, record.id()).forEach(report -> reporters.add(report.get("pid")));
             if (reporters.size() == 2) {
                 crossing++;
             }
         }
         assertEquals(30, checked, "every word's count is traced");
         assertTrue(crossing > 0, "some count's lineage crosses the two executors through the shuffle");
-    }
-
-    /** The pids of every report in a record's backward lineage. */
-    static void collectPids(Map<Long, Map<String, Object>> index, long record, Set<Long> pids, Set<Long> seen) {
-        List<Long> frontier = new ArrayList<>(List.of(record));
-        while (!frontier.isEmpty()) {
-            long current = frontier.remove(frontier.size() - 1);
-            if (!seen.add(current)) {
-                continue;
-            }
-            Map<String, Object> report = index.get(current);
-            pids.add((Long) report.get("pid"));
-            for (Object parent : (List<?>) report.get("parents")) {
-                frontier.add(Long.parseUnsignedLong((String) parent, 16));
-            }
-        }
     }
 }

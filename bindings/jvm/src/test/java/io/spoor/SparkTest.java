@@ -67,10 +67,11 @@ class SparkTest {
         return index;
     }
 
-    /** The key hashes of the entries a record's backward lineage reaches. */
-    static Set<Long> backward(Map<Long, Map<String, Object>> index, long record) {
+    /** Every report of a record's backward lineage, up to the entries (failing on a record with
+     *  no report: a broken lineage). */
+    static List<Map<String, Object>> lineage(Map<Long, Map<String, Object>> index, long record) {
         Set<Long> seen = new HashSet<>();
-        Set<Long> entries = new HashSet<>();
+        List<Map<String, Object>> reports = new ArrayList<>();
         List<Long> frontier = new ArrayList<>(List.of(record));
         while (!frontier.isEmpty()) {
             long current = frontier.remove(frontier.size() - 1);
@@ -79,27 +80,53 @@ class SparkTest {
             }
             Map<String, Object> report = index.get(current);
             assertNotNull(report, "record " + Long.toHexString(current) + " has no report: a broken lineage");
-            if ("entry".equals(report.get("kind"))) {
-                entries.add(Long.parseUnsignedLong((String) report.get("key_hash"), 16));
-            }
+            reports.add(report);
             for (Object parent : (List<?>) report.get("parents")) {
                 frontier.add(Long.parseUnsignedLong((String) parent, 16));
+            }
+        }
+        return reports;
+    }
+
+    /** The key hashes of the entries a record's backward lineage reaches. */
+    static Set<Long> backward(Map<Long, Map<String, Object>> index, long record) {
+        Set<Long> entries = new HashSet<>();
+        for (Map<String, Object> report : lineage(index, record)) {
+            if ("entry".equals(report.get("kind"))) {
+                entries.add(Long.parseUnsignedLong((String) report.get("key_hash"), 16));
             }
         }
         return entries;
     }
 
-    @Test
-    void wordCountResultsAndLineage() throws Exception {
-        Random random = new Random(7);
+    /** `count` lines "lineN" followed by 1 to `maxWords` words "w0".."w(vocabulary-1)", from `seed`. */
+    static List<String> wordLines(long seed, int count, int maxWords, int vocabulary) {
+        Random random = new Random(seed);
         List<String> lines = new ArrayList<>();
-        for (int n = 0; n < 600; n++) {
+        for (int n = 0; n < count; n++) {
             StringBuilder line = new StringBuilder("line" + n);
-            for (int w = random.nextInt(12); w >= 0; w--) {
-                line.append(" w").append(random.nextInt(40));
+            for (int w = random.nextInt(maxWords); w >= 0; w--) {
+                line.append(" w").append(random.nextInt(vocabulary));
             }
             lines.add(line.toString());
         }
+        return lines;
+    }
+
+    /** The key hashes of the sampled lines (`sampled`, looked up in `byHash`) holding `word`. */
+    static Set<Long> sampledLinesHolding(String word, Set<Long> sampled, Map<Long, String> byHash) {
+        Set<Long> expected = new HashSet<>();
+        for (long hash : sampled) {
+            if (Arrays.asList(byHash.get(hash).split(" ")).contains(word)) {
+                expected.add(hash);
+            }
+        }
+        return expected;
+    }
+
+    @Test
+    void wordCountResultsAndLineage() throws Exception {
+        List<String> lines = wordLines(7, 600, 12, 40);
         JavaRDD<String> source = context.parallelize(lines, 4);
         List<Tuple2<String, Integer>> untraced = new ArrayList<>(source.flatMap(line -> Arrays.asList(line.split(" ")).iterator())
                 .mapToPair(word -> new Tuple2<>(word, 1)).reduceByKey(Integer::sum).collect());
@@ -132,13 +159,8 @@ class SparkTest {
             if (record.id() == 0 || !word.startsWith("w")) {
                 continue;
             }
-            Set<Long> expected = new HashSet<>();
-            for (long hash : sampled) {
-                if (Arrays.asList(byHash.get(hash).split(" ")).contains(word)) {
-                    expected.add(hash);
-                }
-            }
-            assertEquals(expected, backward(index, record.id()), "the count of " + word + " came from exactly the sampled lines holding it");
+            assertEquals(sampledLinesHolding(word, sampled, byHash), backward(index, record.id()),
+                    "the count of " + word + " came from exactly the sampled lines holding it");
             checked++;
         }
         assertTrue(checked >= 30, "checked " + checked);
