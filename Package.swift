@@ -57,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "SpoorCLI",
             dependencies: [
-                "SpoorLog", "SpoorRuntime", "SpoorSupport",
+                "SpoorLog", "SpoorRuntime", "SpoorSupport", "SpoorReconstruction", "SpoorLineage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // jemalloc for the standalone executable only, never inside libspoor.so; and not in a
@@ -66,8 +66,12 @@ let package = Package(
             linkerSettings: Context.environment["SPOOR_NO_JEMALLOC"] == nil ? [.linkedLibrary("jemalloc")] : []
         ),
         .target(name: "SpoorLineage", dependencies: ["SpoorLog"]),
+        // Streaming trace reconstruction, signatures, representative flows and anomalies, and the
+        // readers of X-Trace, TraceBench and Spoor's own reports.
+        .target(name: "SpoorReconstruction", dependencies: ["SpoorLog", "SpoorSupport"]),
         .executableTarget(name: "SpoorTestChild", dependencies: ["SpoorRuntime", "CSpoor"], path: "Tests/SpoorTestChild"),
         .testTarget(name: "SpoorLogTests", dependencies: ["SpoorLog", "CSpoor"]),
+        .testTarget(name: "SpoorReconstructionTests", dependencies: ["SpoorReconstruction", "SpoorLog", "SpoorSupport"]),
         // Runs the built `spoor-cli` executable (the dependency makes the test build it).
         .testTarget(name: "SpoorCLITests", dependencies: ["SpoorCLI", "SpoorLog", "SpoorLineage", "SpoorSupport", "CSpoor"]),
         .testTarget(name: "SpoorRuntimeTests", dependencies: ["SpoorRuntime", "SpoorLog", "SpoorSupport", "CSpoor", "SpoorTestChild"]),
