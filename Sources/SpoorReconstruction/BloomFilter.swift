@@ -36,16 +36,6 @@ public struct BloomFilter: Sendable, Hashable {
         self.probes = max(1, min(16, Int((Double(blocks * 512) / n * 0.6931471805599453).rounded())))
     }
 
-    /// A filter with the given words and probe count (a saved model).
-    public init(words: [UInt64], probes: Int, count: Int) {
-        let blocks = max(1, (words.count + 7) / 8)
-        var padded = words
-        padded.append(contentsOf: repeatElement(0, count: blocks * 8 - words.count))
-        self.words = padded
-        self.probes = max(1, min(16, probes))
-        self.count = max(0, count)
-    }
-
     /// The number of bits.
     public var bitCount: Int { words.count * 64 }
 
@@ -60,7 +50,7 @@ public struct BloomFilter: Sendable, Hashable {
     }
 
     /// Whether `signature` may have been inserted (false: certainly not).
-    @inlinable public func mayContain(_ signature: UInt64) -> Bool {
+    public func mayContain(_ signature: UInt64) -> Bool {
         let (block, h1, h2) = locate(signature)
         for i in 0..<probes {
             let bit = Int((h1 &+ UInt32(i) &* h2) & 511)
@@ -69,7 +59,7 @@ public struct BloomFilter: Sendable, Hashable {
         return true
     }
 
-    @inlinable func locate(_ signature: UInt64) -> (block: Int, h1: UInt32, h2: UInt32) {
+    func locate(_ signature: UInt64) -> (block: Int, h1: UInt32, h2: UInt32) {
         let h = SignatureHash.mix(signature ^ 0x424c_4f4f_4d46_494c)
         let g = SignatureHash.mix(h)
         let blocks = UInt64(words.count / 8)

@@ -1,3 +1,7 @@
+#if !SPOOR_SINGLE_MODULE
+import SpoorSupport
+#endif
+
 /// A labelled edge type of a trace: parent label to child label (label hashes, `LabelTable`);
 /// `parent == 0` for a root.
 public struct EdgeType: Hashable, Sendable, Comparable {
@@ -91,7 +95,7 @@ public struct RepresentativeFlow: Sendable, Hashable {
 /// What the detector says about one completed trace.
 public struct FlowVerdict: Sendable {
     /// The classes of verdict.
-    public enum Kind: String, Sendable, Hashable, Codable {
+    public enum Kind: String, Sendable, Hashable {
         /// A learnt flow, exactly as learnt, within its timing.
         case normal
         /// A learnt flow with a new count of some repeated step (a new exact signature), within
@@ -357,20 +361,14 @@ extension FlowVerdict {
             if !addedEdges.isEmpty { parts.append("new edges " + addedEdges.prefix(6).map(edge).joined(separator: ", ") + (addedEdges.count > 6 ? " (+\(addedEdges.count - 6))" : "")) }
             if !missingEdges.isEmpty { parts.append("missing edges " + missingEdges.prefix(6).map(edge).joined(separator: ", ") + (missingEdges.count > 6 ? " (+\(missingEdges.count - 6))" : "")) }
             if parts.isEmpty { parts.append("the same steps and edges, arranged differently") }
-            return "nearest flow \(hex(flow)) (similarity \((similarity * 1000).rounded() / 1000)): " + parts.joined(separator: "; ")
+            return "nearest flow \(hex64(flow)) (similarity \((similarity * 1000).rounded() / 1000)): " + parts.joined(separator: "; ")
         case .timing:
             var parts: [String] = []
             if let limit = endToEndThreshold { parts.append("end to end \(ms(endToEnd)) > \(ms(limit))") }
             for step in slowSteps.prefix(3) {
                 parts.append("\(name(step.parentLabel)) -> \(name(step.label)) took \(ms(step.latency)) > \(ms(step.threshold)) (p99 \(ms(step.p99)))")
             }
-            return "flow \(hex(flow ?? 0)): " + parts.joined(separator: "; ")
+            return "flow \(hex64(flow ?? 0)): " + parts.joined(separator: "; ")
         }
     }
-}
-
-/// 16 lowercase hex digits.
-func hex(_ value: UInt64) -> String {
-    let digits = String(value, radix: 16)
-    return String(repeating: "0", count: 16 - digits.count) + digits
 }

@@ -1,4 +1,7 @@
 import Foundation
+#if !SPOOR_SINGLE_MODULE
+import SpoorSupport
+#endif
 
 /// A flow model saved as JSON (`spoor flows learn -o FILE`), loaded by `spoor flows detect`.
 /// Hashes are 16 hex digits (JSON numbers lose 64-bit precision in many readers). The format:
@@ -61,22 +64,22 @@ public enum FlowModelFile {
     public static func encode(_ model: FlowModel) throws -> [UInt8] {
         func profile(_ p: LatencyProfile) -> Profile { Profile(count: p.count, maximum: p.maximum, sample: p.sample) }
         let flows = model.flows.values.sorted { ($0.count, $1.signature) > ($1.count, $0.signature) }.map { flow in
-            Flow(signature: hex(flow.signature), count: flow.count,
-                 variants: Dictionary(uniqueKeysWithValues: flow.variants.map { (hex($0.key), $0.value) }),
-                 labels: flow.features.labels.sorted().map(hex),
-                 edges: flow.features.edges.sorted().map { [hex($0.parent), hex($0.child)] },
+            Flow(signature: hex64(flow.signature), count: flow.count,
+                 variants: Dictionary(uniqueKeysWithValues: flow.variants.map { (hex64($0.key), $0.value) }),
+                 labels: flow.features.labels.sorted().map(hex64),
+                 edges: flow.features.edges.sorted().map { [hex64($0.parent), hex64($0.child)] },
                  end_to_end: profile(flow.endToEnd),
                  steps: flow.steps.sorted { $0.key < $1.key }.map {
-                     Step(shape: hex($0.key), label: hex($0.value.label), parent: hex($0.value.parentLabel), latency: profile($0.value.latency))
+                     Step(shape: hex64($0.key), label: hex64($0.value.label), parent: hex64($0.value.parentLabel), latency: profile($0.value.latency))
                  },
-                 example: hex(flow.example), example_events: flow.exampleEvents)
+                 example: hex64(flow.example), example_events: flow.exampleEvents)
         }
         let file = File(
             format: "spoor-flow-model", version: 1,
             settings: Settings(slack: model.slack, tail_quantile: model.tailQuantile, floor_nanos: model.floorNanos,
                                minimum_timing_samples: model.minimumTimingSamples,
                                bloom_false_positive_rate: model.bloomFalsePositiveRate),
-            names: Dictionary(uniqueKeysWithValues: model.names.map { (hex($0.key), $0.value) }), flows: flows)
+            names: Dictionary(uniqueKeysWithValues: model.names.map { (hex64($0.key), $0.value) }), flows: flows)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return Array(try encoder.encode(file))

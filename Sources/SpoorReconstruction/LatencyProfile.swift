@@ -1,6 +1,6 @@
 /// A latency distribution learnt from normal traffic: a bounded uniform sample (reservoir) of
 /// the observed values, from which quantiles and the tail threshold are computed.
-public struct LatencyProfile: Sendable, Hashable, Codable {
+public struct LatencyProfile: Sendable, Hashable {
     /// Values observed.
     public private(set) var count: Int = 0
     /// The largest value observed.

@@ -1,16 +1,18 @@
+#if !SPOOR_SINGLE_MODULE
+import SpoorSupport
+#endif
+
 /// Hash mixing for signatures: one home for the constants.
 public enum SignatureHash {
-    /// The splitmix64 finaliser: a bijective 64-bit mix.
-    @inlinable public static func mix(_ value: UInt64) -> UInt64 {
-        var z = value &+ 0x9e37_79b9_7f4a_7c15
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        return z ^ (z >> 31)
+    /// A bijective 64-bit mix: one step of SpoorSupport's splitmix64 from state `value`.
+    @inline(__always) public static func mix(_ value: UInt64) -> UInt64 {
+        var state = value
+        return splitMix64(&state)
     }
 
     /// Combines a node's label hash with its (sorted) children's hashes; order-sensitive in the
     /// list, so callers sort first.
-    @inlinable static func combine(_ seed: UInt64, _ values: ArraySlice<UInt64>) -> UInt64 {
+    @inline(__always) static func combine(_ seed: UInt64, _ values: ArraySlice<UInt64>) -> UInt64 {
         var h = mix(seed ^ 0x5350_4f4f_5253_4947)
         for value in values { h = mix(h ^ value) &+ 0x632b_e59b_d9b4_e019 }
         return mix(h ^ UInt64(values.count))

@@ -39,16 +39,6 @@ public struct TraceGraph: Sendable {
         children[Int(childStart[i]) ..< Int(childStart[i + 1])]
     }
 
-    /// The edges, as (parent, child) node indices.
-    public var edges: [(parent: Int, child: Int)] {
-        var result: [(Int, Int)] = []
-        result.reserveCapacity(children.count)
-        for i in nodes.indices {
-            for c in children(of: i) { result.append((i, Int(c))) }
-        }
-        return result
-    }
-
     /// Whether an edge was missing an end or closed a cycle.
     public var isFractured: Bool { unresolvedEdges > 0 }
 

@@ -154,7 +154,7 @@ public struct XTraceParser {
         var op: UInt64 = 0
         for byte in decoded[1 + taskLength ..< 1 + taskLength + opLength] { op = op << 8 | UInt64(byte) }
         guard trace != 0 else { return nil }
-        return (trace, op == 0 ? 0 : op)
+        return (trace, op)
     }
 
     /// An operation id: 8 or 16 hex digits.
