@@ -10,8 +10,10 @@
  * run). For ns/op rows "p99" is the 99th percentile of the per-sample averages; for reports/s
  * it is the 1st percentile (the slow tail). This is a program that prints figures, not a test.
  *
- * Usage: bench [--quick] [--hot | --drain | --saturate]
+ * Usage: bench [--quick] [--hot | --drain | --saturate | --collector SPOOR_CLI]
  *   --quick: fewer samples; --hot: only the hot-path rows; --drain: only the drain rows;
+ *   --collector: the drain rows of the in-process collector and of a collector process
+ *   (`SPOOR_CLI collect --once`) for 1, 2 and 4 rings, one after the other in this process;
  *   --saturate: only the rows of a saturating producer (4 threads at 100% sampling) under each
  *   full-ring policy, ring size and collector period. Without one of the three, all of them in
  *   one process. scripts/bench runs the three in three processes: the drain rows measured in
@@ -24,7 +26,9 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <spawn.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -368,34 +372,112 @@ static void start_round(const spoor_config *cfg, char run[4096]) {
     spoor_run_dir(run, 4096);
 }
 
+/* One round of the drain rows: the library started with rings that hold the whole round
+ * (64 MiB each) and a collector thread that waits for spoor_flush (60 s interval), and
+ * `threads` fill threads that each write `per_thread` reports and then wait at the barrier. */
+typedef struct fill_round {
+    char run[4096];
+    pthread_barrier_t barrier;
+    pthread_t ids[4];
+    fill_args args;
+    int threads;
+} fill_round;
+
+/* Starts a round and returns once its reports are in the rings. Every round starts with no
+ * dirty pages from earlier rounds, so that the kernel's writeback throttling of this
+ * benchmark's own backlog does not leak into the next round (untimed). */
+static void fill_round_begin(fill_round *round, const char *dir, uint32_t sink, int threads, int per_thread) {
+    spoor_config cfg;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.log_dir = dir;
+    cfg.flags = SPOOR_CONFIG_IGNORE_ENV;
+    cfg.ring_slots = 1u << 20;
+    cfg.max_threads = 4;
+    cfg.flush_interval_ms = 60000;
+    cfg.sampling.mode = SPOOR_SAMPLE_ALL;
+    cfg.sink = sink;
+    start_round(&cfg, round->run);
+    sync();
+    spoor_flush(0);
+    round->threads = threads;
+    pthread_barrier_init(&round->barrier, NULL, (unsigned)threads + 1);
+    round->args = (fill_args){per_thread, &round->barrier};
+    for (int t = 0; t < threads; t++) pthread_create(&round->ids[t], NULL, fill, &round->args);
+    pthread_barrier_wait(&round->barrier);
+}
+
+/* Lets the fill threads exit and joins them (the library stays initialised). */
+static void fill_round_release(fill_round *round) {
+    pthread_barrier_wait(&round->barrier);
+    for (int t = 0; t < round->threads; t++) pthread_join(round->ids[t], NULL);
+    pthread_barrier_destroy(&round->barrier);
+}
+
+/* The same drain done by a collector process (`spoor collect --once`, docs/shm-layout.md "The
+ * consumer lease"): the rings are filled as for drain_bench, then the collector process is
+ * started; it asks for the rings, this process's collector thread hands them over (within a
+ * clock period: it drains nothing itself, its interval being 60 s), and the collector drains
+ * them into this run's log and prints the rate of its draining passes. Same rounds, sizes and
+ * page-cache settling as drain_bench. */
+static void collector_drain_bench(const char *dir, int threads, const char *cli) {
+    int rounds = quick ? 3 : 9;
+    int per_thread = (1 << 20) / threads - 1024;
+    double rates[16];
+    for (int r = 0; r < rounds; r++) {
+        fill_round round;
+        fill_round_begin(&round, dir, SPOOR_SINK_LOG, threads, per_thread);
+        char prefix[64];
+        snprintf(prefix, sizeof prefix, "spoor.%d.", (int)getpid());
+        int out[2];
+        if (pipe(out) != 0) exit(1);
+        posix_spawn_file_actions_t actions;
+        posix_spawn_file_actions_init(&actions);
+        posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+        posix_spawn_file_actions_addclose(&actions, out[0]);
+        char *argv[] = {(char *)cli, "collect", "--once", "--no-reconstruction", "--interval-ms", "0",
+                        "--segment-prefix", prefix, NULL};
+        extern char **environ;
+        pid_t child;
+        if (posix_spawn(&child, cli, &actions, NULL, argv, environ) != 0) {
+            fprintf(stderr, "cannot start %s\n", cli);
+            exit(1);
+        }
+        posix_spawn_file_actions_destroy(&actions);
+        close(out[1]);
+        char line[4096];
+        size_t used = 0;
+        ssize_t got;
+        while (used < sizeof line - 1 && (got = read(out[0], line + used, sizeof line - 1 - used)) > 0) used += (size_t)got;
+        line[used] = 0;
+        close(out[0]);
+        int status = 0;
+        waitpid(child, &status, 0);
+        const char *rate = strstr(line, "\"reports_per_second\":");
+        const char *reports = strstr(line, "\"reports\":");
+        unsigned long long drained = reports ? strtoull(reports + 10, NULL, 10) : 0;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || !rate || drained != (unsigned long long)per_thread * (unsigned long long)threads) {
+            fprintf(stderr, "collector round: status=%d drained=%llu output=%s\n", status, drained, line);
+            exit(1);
+        }
+        rates[r] = strtod(rate + 21, NULL);
+        fill_round_release(&round);
+        spoor_shutdown();
+        settle_page_cache(dir, round.run);
+    }
+    printf("{\"bench\":\"collector_process_drain_to_log\",\"unit\":\"reports/s\",\"median\":%.0f,\"p99\":%.0f,\"rings\":%d,"
+           "\"samples\":%d,\"reports_per_sample\":%d,\"target\":30000000}\n",
+           percentile(rates, rounds, 0.5), percentile(rates, rounds, 0.01), threads, rounds, per_thread * threads);
+    fflush(stdout);
+}
+
 static void drain_bench(const char *dir, int threads, uint32_t sink) {
     int rounds = quick ? 3 : 9;
     int per_thread = (1 << 20) / threads - 1024;
     double rates[16];
     unsigned long long log_bytes = 0, log_reports = 0;
     for (int r = 0; r < rounds; r++) {
-        spoor_config cfg;
-        memset(&cfg, 0, sizeof cfg);
-        cfg.log_dir = dir;
-        cfg.flags = SPOOR_CONFIG_IGNORE_ENV;
-        cfg.ring_slots = 1u << 20; /* 64 MiB: a round fits without draining */
-        cfg.max_threads = 4;
-        cfg.flush_interval_ms = 60000; /* the collector waits until spoor_flush */
-        cfg.sampling.mode = SPOOR_SAMPLE_ALL;
-        cfg.sink = sink;
-        char run[4096];
-        start_round(&cfg, run);
-        /* Start every round with no dirty pages from earlier rounds, so that the kernel's
-         * writeback throttling of this benchmark's own backlog does not leak into the next
-         * round (untimed). */
-        sync();
-        spoor_flush(0);
-        pthread_barrier_t barrier;
-        pthread_barrier_init(&barrier, NULL, (unsigned)threads + 1);
-        pthread_t ids[4];
-        fill_args args = {per_thread, &barrier};
-        for (int t = 0; t < threads; t++) pthread_create(&ids[t], NULL, fill, &args);
-        pthread_barrier_wait(&barrier);
+        fill_round round;
+        fill_round_begin(&round, dir, sink, threads, per_thread);
         spoor_stats before;
         spoor_get_stats(&before);
         uint64_t start = now_ns();
@@ -403,9 +485,7 @@ static void drain_bench(const char *dir, int threads, uint32_t sink) {
         uint64_t elapsed = now_ns() - start;
         spoor_stats after;
         spoor_get_stats(&after);
-        pthread_barrier_wait(&barrier);
-        for (int t = 0; t < threads; t++) pthread_join(ids[t], NULL);
-        pthread_barrier_destroy(&barrier);
+        fill_round_release(&round);
         uint64_t drained = after.drained - before.drained;
         if (rc != SPOOR_OK || after.dropped != 0 || drained != (uint64_t)per_thread * (uint64_t)threads) {
             fprintf(stderr, "drain round: rc=%d dropped=%llu drained=%llu\n", rc,
@@ -414,9 +494,9 @@ static void drain_bench(const char *dir, int threads, uint32_t sink) {
         }
         rates[r] = (double)drained * 1e9 / (double)elapsed;
         spoor_shutdown();
-        settle_page_cache(dir, run);
+        settle_page_cache(dir, round.run);
         if (sink == SPOOR_SINK_LOG) {
-            log_bytes += directory_bytes(run);
+            log_bytes += directory_bytes(round.run);
             log_reports += drained;
         }
     }
@@ -553,11 +633,16 @@ static void saturate_bench(const char *dir) {
 
 int main(int argc, char **argv) {
     int drain_only = 0, saturate_only = 0, hot_only = 0;
+    const char *collector_cli = NULL;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) quick = 1;
         if (strcmp(argv[i], "--hot") == 0) hot_only = 1;
         if (strcmp(argv[i], "--drain") == 0) drain_only = 1;
         if (strcmp(argv[i], "--saturate") == 0) saturate_only = 1;
+        if (strcmp(argv[i], "--collector") == 0 && i + 1 < argc) {
+            collector_cli = argv[++i];
+            drain_only = 1;
+        }
     }
     char dir[] = "/tmp/spoor-bench-XXXXXX";
     if (mkdtemp(dir) == NULL) {
@@ -646,6 +731,14 @@ int main(int argc, char **argv) {
     sync();
     if (hot_only) goto done;
 drains:
+    if (collector_cli) {
+        /* The in-process collector and the collector process, ring count by ring count. */
+        for (int rings = 1; rings <= 4; rings *= 2) {
+            drain_bench(dir, rings, SPOOR_SINK_LOG);
+            collector_drain_bench(dir, rings, collector_cli);
+        }
+        goto done;
+    }
     drain_bench(dir, 1, SPOOR_SINK_LOG);
     drain_bench(dir, 2, SPOOR_SINK_LOG);
     drain_bench(dir, 4, SPOOR_SINK_LOG);

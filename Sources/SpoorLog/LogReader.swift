@@ -99,10 +99,14 @@ public typealias LogDamage = LogIssue
 public struct LogReader: Sendable {
     /// The run directory.
     public let directory: String
+    /// Segments numbered below this are left out.
+    public let firstSegment: UInt32
 
-    /// Opens a run directory.
-    public init(directory: String) {
+    /// Opens a run directory, from segment `firstSegment` on (a consumer that takes a run's
+    /// rings over after another one died reads only what that one wrote).
+    public init(directory: String, firstSegment: UInt32 = 0) {
         self.directory = directory
+        self.firstSegment = firstSegment
     }
 
     /// The run directories at `path`: `path` itself if it holds segments, otherwise its
@@ -131,6 +135,7 @@ public struct LogReader: Sendable {
     public func segmentPaths() throws -> [String] {
         try Self.listDirectory(directory)
             .compactMap { name in LogFormat.segmentIndex(ofFileName: name).map { ($0, name) } }
+            .filter { $0.0 >= firstSegment }
             .sorted { $0.0 < $1.0 }
             .map { directory + "/" + $0.1 }
     }

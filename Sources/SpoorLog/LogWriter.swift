@@ -40,8 +40,10 @@ public struct RunIdentity: Sendable, Hashable {
 public final class LogWriter {
     /// The run directory.
     public let directory: String
-    let identity: RunIdentity
-    let segmentBytes: UInt64
+    /// The run it writes.
+    public let identity: RunIdentity
+    /// Size at which segments roll.
+    public let segmentBytes: UInt64
     private var segmentIndex: UInt32
     private var descriptor: Int32 = -1
     private var segmentSize: UInt64 = 0
@@ -362,6 +364,22 @@ public final class LogWriter {
         if descriptor >= 0 && fdatasync(descriptor) != 0 {
             throw LogError("fdatasync in \(directory) failed: \(String(cString: strerror(errno)))")
         }
+    }
+
+    /// Seals the current segment naming the next one, closes it, and returns that next index:
+    /// another writer of the same run (a collector process that takes the rings over) goes on
+    /// there. Nothing may be written with this writer afterwards. If the seal cannot be written
+    /// the segment is left unsealed (readers report it) and the next index is still returned.
+    public func handOff() throws -> UInt32 {
+        let next = segmentIndex &+ 1
+        if descriptor >= 0 {
+            try? appendSeal(next: next)
+            _ = Glibc.close(descriptor)
+            descriptor = -1
+        }
+        startPending = false
+        operatorsPending = false
+        return next
     }
 
     /// Seals and closes the current segment; with `sync`, pushes it to stable storage first

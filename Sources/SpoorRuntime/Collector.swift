@@ -161,43 +161,49 @@ final class Collector: @unchecked Sendable {
     private var stopping = false
     private var exited = false
     private var lastSinkError: String?
-    // Collector thread only:
+    // Collector thread only (or, for a collector process, the thread that calls `pass`):
     private var thread: OSThread?
     private var heads: [UInt64]
     private var knownOperators = 0
-    /// Per ring: reports lost to full rings and to sink errors, and how many of each the log's
-    /// loss records account for so far (a loss record that itself failed is written again).
-    private var sinkLost: [UInt64]
-    private var loggedFull: [UInt64]
-    private var loggedSink: [UInt64]
-    private var loggedOverwritten: [UInt64]
     /// Reports lost by threads without a ring and reports refused as too large, and what the
-    /// log accounts for (loss records with ring `LossRecord.noRing`).
+    /// log accounts for (loss records with ring `LossRecord.noRing`). These counters live in
+    /// the owner's memory, not in the segment: only the owner's collector logs them.
     private var loggedNoRing: UInt64 = 0
     private var loggedTooLarge: UInt64 = 0
     /// Per ring: its `dropped` at the previous pass (new drops make the collector busy).
+    /// What the log's loss records account for is kept in the segment (the ring's `logged_*`
+    /// words and the sharer entries' `logged`), so that it survives a handoff.
     private var seenDropped: [UInt64]
-    /// Per sharer-table entry: the holder it was last seen with (its `claims`) and how many of
-    /// that holder's drops the log accounts for.
-    private var sharerClaims: [UInt64] = []
-    private var loggedSharer: [UInt64] = []
 
     /// Under `SPOOR_FULL_OVERWRITE`: a ring's worth of memory that private rings' batches are
     /// copied into before they are delivered (producers may write over the ring meanwhile).
     private let overwriteScratch: UnsafeMutableRawPointer?
 
-    init(segment: SharedSegment, sink: any ReportSink, intervalMillis: Int, overwrite: Bool) {
+    /// Who this collector is in the segment's consumer lease (docs/shm-layout.md, "The consumer
+    /// lease").
+    enum Role {
+        /// The owner's collector thread: drains while `consumer` is 0, hands the rings to a
+        /// collector process that asks for them, and takes them back when it lets go or dies.
+        /// `runDirectory` and `runID` find what a dead collector process logged.
+        case owner(runDirectory: String, runID: UInt64)
+        /// A collector process that holds the lease as `holder`.
+        case foreign(holder: UInt64)
+    }
+    let role: Role
+    /// Owner role: the collector process holding the rings, 0 while this thread drains them.
+    private var handedTo: UInt64 = 0
+    /// Owner role: set by `stop` when the collector process did not hand the rings back in time.
+    private var reclaimFailed = false
+
+    init(segment: SharedSegment, sink: any ReportSink, intervalMillis: Int, overwrite: Bool, role: Role) {
         self.overwriteScratch = overwrite
             ? UnsafeMutableRawPointer.allocate(byteCount: segment.ringSlots * Int(SPOORINT_SLOT_SIZE), alignment: 64)
             : nil
         self.segment = segment
         self.sink = sink
+        self.role = role
         self.intervalNanos = UInt64(intervalMillis) * 1_000_000
         self.heads = Array(repeating: 0, count: segment.ringCount)
-        self.sinkLost = Array(repeating: 0, count: segment.ringCount)
-        self.loggedFull = Array(repeating: 0, count: segment.ringCount)
-        self.loggedSink = Array(repeating: 0, count: segment.ringCount)
-        self.loggedOverwritten = Array(repeating: 0, count: segment.ringCount)
         self.seenDropped = Array(repeating: 0, count: segment.ringCount)
     }
 
@@ -216,13 +222,130 @@ final class Collector: @unchecked Sendable {
         }
     }
 
-    /// Drains everything committed so far, then stops the thread.
-    func stop() {
+    /// Drains everything committed so far, then stops the thread. If a collector process holds
+    /// the rings, asks for them back first (`consumer_reclaim`) and waits up to
+    /// `reclaimTimeoutNanos` for it to let go. Returns false if it did not: the rings stay with
+    /// it, and the run must be left open (not closed, not unlinked) for it to finish.
+    @discardableResult
+    func stop() -> Bool {
         condition.mutex.lock()
         stopping = true
         condition.broadcast()
         condition.mutex.unlock()
         thread?.join()
+        return !reclaimFailed
+    }
+
+    /// How long `stop` waits for a collector process to hand the rings back: 5 s.
+    static let reclaimTimeoutNanos: UInt64 = 5_000_000_000
+
+    // MARK: The consumer lease
+
+    /// Owner role, before each pass: takes the rings back from a collector process that let go
+    /// of them or died, and hands them to one that asks (unless the owner is shutting down).
+    /// True if this thread drains in this pass.
+    private func settleLease() -> Bool {
+        guard case .owner(let directory, let runID) = role else { return true }
+        let consumerWord = segment.headerWord(HeaderField.consumer)
+        let requestWord = segment.headerWord(HeaderField.consumerRequest)
+        let consumer = spoorint_load_acquire(consumerWord)
+        if consumer != 0 {
+            handedTo = consumer
+            if ConsumerLease.isAlive(consumer) { return false }
+            // It died holding the rings: take them back, unless a collector process that
+            // started since takes them over first (one compare-and-swap wins).
+            guard spoorint_cas(consumerWord, consumer, 0) else { return false }
+            _ = spoorint_cas(requestWord, consumer, 0)
+            spoorint_fetch_add(segment.headerWord(HeaderField.consumerHandoffs), 1)
+            resume(at: ConsumerLease.adopt(segment: segment, directory: directory, runID: runID))
+        } else if handedTo != 0 {
+            // It let go: it stored where its log ends before it released `consumer`.
+            resume(at: UInt32(truncatingIfNeeded: spoorint_load_acquire(segment.headerWord(HeaderField.consumerLogSegment))))
+        }
+        let request = spoorint_load_acquire(requestWord)
+        guard request != 0 else { return true }
+        // Under SPOOR_FULL_OVERWRITE producers move the tail too, which only this process's
+        // copying drain is written for: such a process keeps its rings.
+        guard overwriteScratch == nil, spoorint_load_acquire(segment.headerWord(HeaderField.consumerReclaim)) == 0,
+              ConsumerLease.isAlive(request) else {
+            _ = spoorint_cas(requestWord, request, 0)
+            return true
+        }
+        let next: UInt32?
+        do {
+            next = try sink.handOff()
+        } catch {
+            recordSinkError("\(error)")
+            return true
+        }
+        guard let next else {
+            // This sink keeps its reports in this process (SPOOR_SINK_NONE): refuse.
+            _ = spoorint_cas(requestWord, request, 0)
+            return true
+        }
+        spoorint_store_release(segment.headerWord(HeaderField.consumerLogSegment), UInt64(next))
+        spoorint_fetch_add(segment.headerWord(HeaderField.consumerHandoffs), 1)
+        spoorint_store_release(consumerWord, request)
+        handedTo = request
+        return false
+    }
+
+    /// Owner role: a collector process asks for the rings, or holds them (the lease must be
+    /// checked: it may have let go or died).
+    private var leaseNeedsAttention: Bool {
+        guard case .owner = role else { return false }
+        return spoorint_load_relaxed(segment.headerWord(HeaderField.consumerRequest)) != 0
+            || spoorint_load_relaxed(segment.headerWord(HeaderField.consumer)) != 0 || handedTo != 0
+    }
+
+    /// Owner role: drains again from log segment `segment` on.
+    private func resume(at segmentIndex: UInt32) {
+        handedTo = 0
+        knownOperators = 0
+        do { try sink.resume(atSegment: segmentIndex) } catch { recordSinkError("\(error)") }
+    }
+
+    /// Owner role, at stop: asks the collector process holding the rings to hand them back,
+    /// and waits (a pass every millisecond) until it has, or died, or the timeout passed.
+    private func reclaim() {
+        guard case .owner = role, handedTo != 0 || spoorint_load_acquire(segment.headerWord(HeaderField.consumer)) != 0 else { return }
+        spoorint_store_release(segment.headerWord(HeaderField.consumerReclaim), 1)
+        let deadline = monotonicNanos() &+ Self.reclaimTimeoutNanos
+        while !settleLease() {
+            if monotonicNanos() >= deadline {
+                reclaimFailed = true
+                return
+            }
+            condition.mutex.lock()
+            condition.wait(untilNanos: monotonicNanos() &+ 1_000_000)
+            condition.mutex.unlock()
+        }
+    }
+
+    /// Foreign role: one pass over the rings, if this process still holds the lease; false if
+    /// it does not (it never drains then).
+    func pass() -> (holding: Bool, pass: Pass) {
+        guard case .foreign(let holder) = role,
+              spoorint_load_acquire(segment.headerWord(HeaderField.consumer)) == holder else { return (false, Pass()) }
+        return (true, drainAll())
+    }
+
+    /// Foreign role: whether the owner asked for its rings back.
+    var reclaimRequested: Bool {
+        spoorint_load_acquire(segment.headerWord(HeaderField.consumerReclaim)) != 0
+    }
+
+    /// Foreign role: hands the rings back to the owner's collector (after a last pass): seals
+    /// this process's log, stores where it ends, clears the request and then `consumer`.
+    func release() {
+        guard case .foreign(let holder) = role else { return }
+        let consumerWord = segment.headerWord(HeaderField.consumer)
+        guard spoorint_load_acquire(consumerWord) == holder else { return }
+        let next = (try? sink.handOff()) ?? nil
+        if let next { spoorint_store_release(segment.headerWord(HeaderField.consumerLogSegment), UInt64(next)) }
+        _ = spoorint_cas(segment.headerWord(HeaderField.consumerRequest), holder, 0)
+        spoorint_fetch_add(segment.headerWord(HeaderField.consumerHandoffs), 1)
+        spoorint_store_release(consumerWord, 0)
     }
 
     /// Waits until a full pass that started after this call has completed.
@@ -241,6 +364,23 @@ final class Collector: @unchecked Sendable {
         if let error = lastSinkError {
             lastSinkError = nil
             return fail(Status.io, error)
+        }
+        // While a collector process holds the rings, the pass above drained nothing: wait until
+        // that process has consumed everything committed before the call (each ring's tail has
+        // reached the head seen here).
+        if case .owner = role, spoorint_load_acquire(segment.headerWord(HeaderField.consumer)) != 0 {
+            for index in 0..<segment.ringCount {
+                let ring = segment.ring(index)
+                let target = spoorint_load_acquire(RingField.word(ring, RingField.head))
+                while true {
+                    let behind = target &- spoorint_load_acquire(RingField.word(ring, RingField.tail))
+                    // 0: caught up; past 2^63: the tail is beyond the target.
+                    if behind == 0 || behind > UInt64.max / 2 { break }
+                    if spoorint_load_acquire(segment.headerWord(HeaderField.consumer)) == 0 { break }
+                    if monotonicNanos() >= deadline { return fail(Status.timeout, "spoor_flush timed out waiting for the spoor collect process that holds the rings") }
+                    condition.wait(untilNanos: monotonicNanos() &+ 500_000)
+                }
+            }
         }
         return Status.ok
     }
@@ -265,7 +405,9 @@ final class Collector: @unchecked Sendable {
                 let now = monotonicNanos()
                 if now < nextDrain {
                     condition.wait(untilNanos: min(nextDrain, now &+ Clock.period))
-                    if !stopping && requested == completed && monotonicNanos() < nextDrain {
+                    // A collector process asking for the rings (or holding them: is it still
+                    // alive?) is answered within a clock period, not at the next drain.
+                    if !stopping && requested == completed && monotonicNanos() < nextDrain && !leaseNeedsAttention {
                         condition.mutex.unlock()
                         Clock.maintain()
                         condition.mutex.lock()
@@ -281,7 +423,8 @@ final class Collector: @unchecked Sendable {
             let asked = target != completed
             condition.mutex.unlock()
             Clock.maintain()
-            let pass = drainAll()
+            if stop { reclaim() }
+            let pass = reclaimFailed ? Pass() : drainAll()
             backlog = pass.backlog && !asked
             nextDrain = monotonicNanos() &+ (pass.busy ? busyIntervalNanos : intervalNanos)
             condition.mutex.lock()
@@ -320,6 +463,7 @@ final class Collector: @unchecked Sendable {
     /// One pass: snapshot every head, then emit new operators (a report visible at the snapshot
     /// was written after its operator was registered), then drain each ring to its snapshot.
     private func drainAll() -> Pass {
+        guard settleLease() else { return Pass() }
         let ringCount = segment.ringCount
         for index in 0..<ringCount {
             heads[index] = spoorint_load_acquire(RingField.word(segment.ring(index), RingField.head))
@@ -333,8 +477,10 @@ final class Collector: @unchecked Sendable {
         }
         var pass = Pass()
         let now = Clock.now()
-        logLoss(ring: LossRecord.noRing, .noRing, total: spoorint_load_relaxed(spoorint_no_ring_dropped_ptr()), logged: &loggedNoRing, thread: 0, now: now)
-        logLoss(ring: LossRecord.noRing, .tooLarge, total: spoorint_load_relaxed(spoorint_too_large_ptr()), logged: &loggedTooLarge, thread: 0, now: now)
+        if case .owner = role {
+            logLoss(ring: LossRecord.noRing, .noRing, total: spoorint_load_relaxed(spoorint_no_ring_dropped_ptr()), logged: &loggedNoRing, thread: 0, now: now)
+            logLoss(ring: LossRecord.noRing, .tooLarge, total: spoorint_load_relaxed(spoorint_too_large_ptr()), logged: &loggedTooLarge, thread: 0, now: now)
+        }
         logSharerLosses(now: now)
         for index in 0..<ringCount {
             let ring = segment.ring(index)
@@ -352,9 +498,10 @@ final class Collector: @unchecked Sendable {
             let full = shared
                 ? spoorint_load_acquire(RingField.word(ring, RingField.unlistedDropped))
                 : (dropped > overwritten ? dropped &- overwritten : 0)
-            logLoss(ring: UInt32(index), .ringFull, total: full, logged: &loggedFull[index], thread: owner, now: now)
-            logLoss(ring: UInt32(index), .overwritten, total: overwritten, logged: &loggedOverwritten[index], thread: owner, now: now)
-            logLoss(ring: UInt32(index), .sinkError, total: sinkLost[index], logged: &loggedSink[index], thread: owner, now: now)
+            let sinkLost = RingField.word(ring, RingField.sinkLost)
+            logLoss(ring: UInt32(index), .ringFull, total: full, logged: RingField.word(ring, RingField.loggedFull), thread: owner, now: now)
+            logLoss(ring: UInt32(index), .overwritten, total: overwritten, logged: RingField.word(ring, RingField.loggedOverwritten), thread: owner, now: now)
+            logLoss(ring: UInt32(index), .sinkError, total: sinkLost.pointee, logged: RingField.word(ring, RingField.loggedSink), thread: owner, now: now)
             let tailWord = RingField.word(ring, RingField.tail)
             let tail = spoorint_load_acquire(tailWord)
             let head = heads[index]
@@ -372,7 +519,7 @@ final class Collector: @unchecked Sendable {
                 spoorint_bump(RingField.word(ring, RingField.batches), outcome.reports > 0 ? 1 : 0)
                 if let error = outcome.sinkError {
                     spoorint_bump(RingField.word(ring, RingField.sinkErrors), 1)
-                    sinkLost[index] &+= UInt64(outcome.reports)
+                    sinkLost.pointee &+= UInt64(outcome.reports)
                     recordSinkError(error)
                 }
                 // A malformed report cannot come from this library's producer; skip the range
@@ -406,27 +553,25 @@ final class Collector: @unchecked Sendable {
     /// exited once their last drops are in the log.
     private func logSharerLosses(now: UInt64) {
         let used = segment.sharerCount
-        if sharerClaims.count < used {
-            sharerClaims += Array(repeating: 0, count: used - sharerClaims.count)
-            loggedSharer += Array(repeating: 0, count: used - loggedSharer.count)
-        }
         for index in 0..<used {
             let entry = segment.sharer(index)
             let stateWord = RingField.word(entry, SharerField.state)
             let state = spoorint_load_acquire(stateWord)
             guard state == UInt64(SPOORINT_SHARER_ATTACHED) || state == UInt64(SPOORINT_SHARER_DETACHED) else { continue }
             let claims = spoorint_load_relaxed(RingField.word(entry, SharerField.claims))
-            if claims != sharerClaims[index] {
-                sharerClaims[index] = claims
-                loggedSharer[index] = 0
+            let logged = RingField.word(entry, SharerField.logged)
+            let loggedClaims = RingField.word(entry, SharerField.loggedClaims)
+            if claims != loggedClaims.pointee {
+                loggedClaims.pointee = claims
+                logged.pointee = 0
             }
             let ring = spoorint_load_relaxed(RingField.word(entry, SharerField.ring))
             let dropped = spoorint_load_acquire(RingField.word(entry, SharerField.dropped))
             if ring < UInt64(segment.ringCount) {
                 let tid = UInt32(truncatingIfNeeded: spoorint_load_relaxed(RingField.word(entry, SharerField.tid)))
-                logLoss(ring: UInt32(ring), .ringFull, total: dropped, logged: &loggedSharer[index], thread: tid, now: now)
+                logLoss(ring: UInt32(ring), .ringFull, total: dropped, logged: logged, thread: tid, now: now)
             }
-            if state == UInt64(SPOORINT_SHARER_DETACHED) && (loggedSharer[index] == dropped || ring >= UInt64(segment.ringCount)) {
+            if state == UInt64(SPOORINT_SHARER_DETACHED) && (logged.pointee == dropped || ring >= UInt64(segment.ringCount)) {
                 _ = spoorint_cas(stateWord, UInt64(SPOORINT_SHARER_DETACHED), UInt64(SPOORINT_SHARER_FREE))
             }
         }
@@ -442,5 +587,12 @@ final class Collector: @unchecked Sendable {
         } catch {
             recordSinkError("\(error)")
         }
+    }
+
+    /// `logLoss` with the logged count in a word of the segment (the consumer is its only writer).
+    private func logLoss(ring: UInt32, _ reason: LossReason, total: UInt64, logged: UnsafeMutablePointer<UInt64>, thread: UInt32, now: UInt64) {
+        var value = logged.pointee
+        logLoss(ring: ring, reason, total: total, logged: &value, thread: thread, now: now)
+        logged.pointee = value
     }
 }

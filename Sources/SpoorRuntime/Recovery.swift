@@ -80,6 +80,12 @@ public enum SegmentRecovery {
         guard state == UInt64(SPOORINT_SEGMENT_RUNNING) else {
             throw Failure(description: "\(name) was already \(state == UInt64(SPOORINT_SEGMENT_CLOSED) ? "closed cleanly" : "recovered")")
         }
+        // A collector process that holds the rings drains them and finishes the run itself
+        // (docs/shm-layout.md, "The consumer lease"): two consumers at once would log twice.
+        var consumer: UInt64 = 0
+        if segment.read(into: &consumer, count: 8, at: HeaderField.consumer), consumer != 0, ConsumerLease.isAlive(consumer) {
+            throw Failure(description: "\(name) is being drained by the spoor collect process \(ConsumerLease.pid(consumer))")
+        }
         let caller = geteuid()
         guard segment.ownerUID == caller || allowOtherOwner else {
             throw Failure(description: "\(name) belongs to uid \(segment.ownerUID), not to you (uid \(caller)); pass --allow-other-owner to recover it (its files will belong to uid \(segment.ownerUID))")

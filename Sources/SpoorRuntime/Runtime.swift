@@ -252,7 +252,8 @@ enum Lifecycle {
         // The clock is calibrated before the collector (its next writer) starts.
         Clock.start(configuration.clock)
         let collector = Collector(segment: segment, sink: sink, intervalMillis: configuration.flushIntervalMillis,
-                                  overwrite: configuration.fullPolicy == .overwrite)
+                                  overwrite: configuration.fullPolicy == .overwrite,
+                                  role: .owner(runDirectory: runDirectory, runID: runID))
         generations &+= 1
         let runtime = Runtime(
             configuration: configuration, generation: generations, runID: runID, runDirectory: runDirectory,
@@ -307,8 +308,15 @@ enum Lifecycle {
         spoorint_store_release(spoorint_generation_ptr(), 0)
         bumpSamplerEpoch()
         lock.unlock()
-        runtime.collector.stop()
+        let ringsBack = runtime.collector.stop()
         Clock.stop()
+        guard ringsBack else {
+            // A collector process holds the rings and did not hand them back: it drains the
+            // rest and finishes the run once this process exits (docs/shm-layout.md, "The
+            // consumer lease"), so the segment stays, open.
+            runtime.segment.retire(unlink: false)
+            return fail(Status.timeout, "the spoor collect process holding this run's rings did not hand them back; it finishes the run")
+        }
         var stats = runtime.statistics()
         stats.threads = 0
         let closeError = runtime.collector.closeSink(stats)

@@ -151,6 +151,43 @@ final class SharedSegment: @unchecked Sendable {
         return segment
     }
 
+    /// Maps the live segment of another process of this user, validated by `ForeignSegment`,
+    /// so that `spoor collect` can drain it in place once it holds the consumer lease
+    /// (docs/shm-layout.md, "The consumer lease"). The mapping uses the validated sizes, never
+    /// values read from the mapping later. Takes the descriptor over from `foreign`.
+    ///
+    /// Trust: only segments of the caller's own user are mapped (the caller checks), and ring
+    /// contents are validated report by report as for the owner's collector. A process of the
+    /// same user that truncates the file under the mapping makes the collector fault (SIGBUS);
+    /// such a process can signal the collector anyway, so this adds no power it lacks.
+    static func map(foreign: ForeignSegment) throws(SegmentError) -> SharedSegment {
+        let fd = dup(foreign.descriptor)
+        guard fd >= 0 else { throw SegmentError("dup(\(foreign.name)): \(errnoText(errno))") }
+        guard let mapped = mmap(nil, foreign.size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), mapped != MAP_FAILED else {
+            let error = errno
+            _ = close(fd)
+            throw SegmentError("mmap(\(foreign.name), \(foreign.size)): \(errnoText(error))")
+        }
+        return SharedSegment(
+            name: foreign.name, base: mapped, size: foreign.size, ringCount: foreign.ringCount,
+            ringSlots: foreign.ringSlots, descriptor: fd, owner: false)
+    }
+
+    /// Unmaps a segment mapped with `map(foreign:)` (no thread of this process writes into it).
+    func unmapForeign() {
+        guard !owner, !released else { return }
+        released = true
+        _ = munmap(base, size)
+        if descriptor >= 0 { _ = close(descriptor) }
+        descriptor = -1
+    }
+
+    /// A 64-bit word of the header, at a `HeaderField` offset.
+    @inline(__always)
+    func headerWord(_ offset: Int) -> UnsafeMutablePointer<UInt64> {
+        (base + offset).assumingMemoryBound(to: UInt64.self)
+    }
+
     /// Entry `index` of the sharer table.
     @inline(__always)
     func sharer(_ index: Int) -> UnsafeMutableRawPointer {
@@ -483,6 +520,11 @@ enum HeaderField {
     static var state: Int { SPOORINT_SHM_STATE_OFFSET }
     static var sharerCount: Int { SPOORINT_SHM_SHARER_COUNT_OFFSET }
     static var runDirectory: Int { SPOORINT_SHM_RUN_DIR_OFFSET }
+    static var consumer: Int { SPOORINT_SHM_CONSUMER_OFFSET }
+    static var consumerRequest: Int { SPOORINT_SHM_CONSUMER_REQUEST_OFFSET }
+    static var consumerLogSegment: Int { SPOORINT_SHM_CONSUMER_LOG_SEGMENT_OFFSET }
+    static var consumerReclaim: Int { SPOORINT_SHM_CONSUMER_RECLAIM_OFFSET }
+    static var consumerHandoffs: Int { SPOORINT_SHM_CONSUMER_HANDOFFS_OFFSET }
 }
 
 /// Byte offsets of `spoorint_shm_sharer` fields (`offsetof` in spoor_internal.h).
@@ -492,6 +534,8 @@ enum SharerField {
     static var ring: Int { SPOORINT_SHARER_RING_OFFSET }
     static var claims: Int { SPOORINT_SHARER_CLAIMS_OFFSET }
     static var dropped: Int { SPOORINT_SHARER_DROPPED_OFFSET }
+    static var loggedClaims: Int { SPOORINT_SHARER_LOGGED_CLAIMS_OFFSET }
+    static var logged: Int { SPOORINT_SHARER_LOGGED_OFFSET }
 }
 
 /// Byte offsets of `spoorint_shm_ring` fields: `offsetof` in spoor_internal.h, imported as
@@ -512,6 +556,10 @@ enum RingField {
     static var drained: Int { SPOORINT_RING_DRAINED_OFFSET }
     static var batches: Int { SPOORINT_RING_BATCHES_OFFSET }
     static var sinkErrors: Int { SPOORINT_RING_SINK_ERRORS_OFFSET }
+    static var sinkLost: Int { SPOORINT_RING_SINK_LOST_OFFSET }
+    static var loggedFull: Int { SPOORINT_RING_LOGGED_FULL_OFFSET }
+    static var loggedOverwritten: Int { SPOORINT_RING_LOGGED_OVERWRITTEN_OFFSET }
+    static var loggedSink: Int { SPOORINT_RING_LOGGED_SINK_OFFSET }
 
     @inline(__always)
     static func word(_ ring: UnsafeMutableRawPointer, _ offset: Int) -> UnsafeMutablePointer<UInt64> {

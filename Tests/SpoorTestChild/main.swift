@@ -9,6 +9,10 @@
 import Glibc
 #endif
 import CSpoor
+import SpoorRuntime
+
+/// Set by SIGTERM in --collect mode (a word: the handler only stores it).
+nonisolated(unsafe) var collectorStop: sig_atomic_t = 0
 
 let arguments = CommandLine.arguments
 
@@ -51,6 +55,30 @@ if arguments.count == 4 && arguments[1] == "--cycles", let cycles = Int(argument
             exit(1)
         }
     }
+    exit(0)
+}
+
+// SpoorTestChild --collect PREFIX: a collector process (HostCollector) for the segments whose
+// names start with PREFIX, until SIGTERM (then it hands the rings back) or SIGKILL.
+if arguments.count == 3 && arguments[1] == "--collect" {
+    var options = HostCollector.Options()
+    options.namePrefix = arguments[2]
+    options.scanIntervalMillis = 20
+    let collector = HostCollector(options: options)
+    signal(SIGTERM) { _ in collectorStop = 1 }
+    // A parent may have spawned this process with SIGTERM blocked: unblock it.
+    var unblock = sigset_t()
+    sigemptyset(&unblock)
+    sigaddset(&unblock, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+    while collectorStop == 0 {
+        let step = collector.step()
+        for event in collector.takeEvents() { print(event.description) }
+        fflush(nil)
+        if step.reports == 0 && !step.backlog { usleep(1_000) }
+    }
+    collector.shutdown()
+    for event in collector.takeEvents() { print(event.description) }
     exit(0)
 }
 

@@ -17,7 +17,7 @@
 /* ---- shared-memory segment ------------------------------------------------------------ */
 
 #define SPOORINT_SHM_MAGIC 0x4d4853524f4f5053ULL /* "SPOORSHM" read as little-endian bytes */
-#define SPOORINT_SHM_LAYOUT_VERSION 3u /* 2: shared rings; 3: the sharer table */
+#define SPOORINT_SHM_LAYOUT_VERSION 4u /* 2: shared rings; 3: the sharer table; 4: the consumer lease */
 #define SPOORINT_SLOT_SIZE 64u
 #define SPOORINT_HEADER_SIZE 4096u
 #define SPOORINT_RUN_DIR_CAPACITY 3072u
@@ -51,7 +51,17 @@ typedef struct spoorint_shm_header {
     uint32_t sharer_entry_size;     /* 124 */
     uint64_t sharer_count;          /* 128: entries ever claimed (a high-water mark), release-
                                                published after the entry is written */
-    uint8_t reserved[1024 - 136];   /* 136 */
+    /* The consumer lease (docs/shm-layout.md, "The consumer lease"): who drains the rings. A
+     * holder is named by SPOORINT_CONSUMER(pid, start): its pid in the low 32 bits and the low 32
+     * bits of its start time (clock ticks after boot, /proc/PID/stat) in the high ones, so that a
+     * reused pid does not look like the holder. 0 is the owner process's own collector. */
+    uint64_t consumer;              /* 136: the current consumer, 0 = the owner's collector */
+    uint64_t consumer_request;      /* 144: a collector process asking for the rings, 0 = none */
+    uint64_t consumer_log_segment;  /* 152: log segment index the next consumer starts at,
+                                               stored before `consumer` is release-stored */
+    uint64_t consumer_reclaim;      /* 160: 1: the owner wants its rings back (shutdown) */
+    uint64_t consumer_handoffs;     /* 168: how many times `consumer` changed */
+    uint8_t reserved[1024 - 176];   /* 176 */
     char run_dir[SPOORINT_RUN_DIR_CAPACITY]; /* 1024: NUL-terminated log run directory */
 } spoorint_shm_header;
 
@@ -63,11 +73,18 @@ enum {
     SPOORINT_SHM_OPERATOR_COUNT_OFFSET = offsetof(spoorint_shm_header, operator_count),
     SPOORINT_SHM_STATE_OFFSET = offsetof(spoorint_shm_header, state),
     SPOORINT_SHM_SHARER_COUNT_OFFSET = offsetof(spoorint_shm_header, sharer_count),
+    SPOORINT_SHM_CONSUMER_OFFSET = offsetof(spoorint_shm_header, consumer),
+    SPOORINT_SHM_CONSUMER_REQUEST_OFFSET = offsetof(spoorint_shm_header, consumer_request),
+    SPOORINT_SHM_CONSUMER_LOG_SEGMENT_OFFSET = offsetof(spoorint_shm_header, consumer_log_segment),
+    SPOORINT_SHM_CONSUMER_RECLAIM_OFFSET = offsetof(spoorint_shm_header, consumer_reclaim),
+    SPOORINT_SHM_CONSUMER_HANDOFFS_OFFSET = offsetof(spoorint_shm_header, consumer_handoffs),
     SPOORINT_SHM_RUN_DIR_OFFSET = offsetof(spoorint_shm_header, run_dir),
 };
 _Static_assert(offsetof(spoorint_shm_header, operator_count) == 72, "operator_count");
 _Static_assert(offsetof(spoorint_shm_header, state) == 104, "state");
 _Static_assert(offsetof(spoorint_shm_header, sharer_count) == 128, "sharer_count");
+_Static_assert(offsetof(spoorint_shm_header, consumer) == 136, "consumer");
+_Static_assert(offsetof(spoorint_shm_header, consumer_handoffs) == 168, "consumer_handoffs");
 _Static_assert(offsetof(spoorint_shm_header, run_dir) == 1024, "run_dir");
 
 /* Ring states (spoorint_shm_ring.state). */
@@ -114,7 +131,12 @@ typedef struct spoorint_shm_ring {
     uint64_t drained;     /* 136 */
     uint64_t batches;     /* 144 */
     uint64_t sink_errors; /* 152 */
-    uint64_t pad2[4];
+    /* What the log's loss records account for, so that the next consumer after a handoff goes
+     * on from there instead of logging the ring's losses again: */
+    uint64_t sink_lost;          /* 160: reports lost to sink errors */
+    uint64_t logged_full;        /* 168: ring-full losses in loss records */
+    uint64_t logged_overwritten; /* 176: overwritten reports in loss records */
+    uint64_t logged_sink;        /* 184: sink losses in loss records */
 } spoorint_shm_ring;
 
 _Static_assert(sizeof(spoorint_shm_ring) == 192, "ring descriptor size");
@@ -137,6 +159,10 @@ enum {
     SPOORINT_RING_DRAINED_OFFSET = offsetof(spoorint_shm_ring, drained),
     SPOORINT_RING_BATCHES_OFFSET = offsetof(spoorint_shm_ring, batches),
     SPOORINT_RING_SINK_ERRORS_OFFSET = offsetof(spoorint_shm_ring, sink_errors),
+    SPOORINT_RING_SINK_LOST_OFFSET = offsetof(spoorint_shm_ring, sink_lost),
+    SPOORINT_RING_LOGGED_FULL_OFFSET = offsetof(spoorint_shm_ring, logged_full),
+    SPOORINT_RING_LOGGED_OVERWRITTEN_OFFSET = offsetof(spoorint_shm_ring, logged_overwritten),
+    SPOORINT_RING_LOGGED_SINK_OFFSET = offsetof(spoorint_shm_ring, logged_sink),
 };
 _Static_assert(offsetof(spoorint_shm_ring, flags) == 24, "flags");
 _Static_assert(offsetof(spoorint_shm_ring, sharers) == 32, "sharers");
@@ -160,7 +186,9 @@ typedef struct spoorint_shm_sharer {
     uint64_t ring;    /* 16: the shared ring it writes into */
     uint64_t claims;  /* 24: how many threads have held this entry (tells one holder from the next) */
     uint64_t dropped; /* 32: written by the thread only: its reports the ring had no room for */
-    uint64_t pad[3];
+    uint64_t logged_claims; /* 40: consumer only: the holder (`claims`) `logged` is about */
+    uint64_t logged;        /* 48: consumer only: that holder's drops the log accounts for */
+    uint64_t pad[1];
 } spoorint_shm_sharer;
 
 _Static_assert(sizeof(spoorint_shm_sharer) == 64, "sharer entry size");
@@ -171,6 +199,8 @@ enum {
     SPOORINT_SHARER_RING_OFFSET = offsetof(spoorint_shm_sharer, ring),
     SPOORINT_SHARER_CLAIMS_OFFSET = offsetof(spoorint_shm_sharer, claims),
     SPOORINT_SHARER_DROPPED_OFFSET = offsetof(spoorint_shm_sharer, dropped),
+    SPOORINT_SHARER_LOGGED_CLAIMS_OFFSET = offsetof(spoorint_shm_sharer, logged_claims),
+    SPOORINT_SHARER_LOGGED_OFFSET = offsetof(spoorint_shm_sharer, logged),
 };
 
 typedef struct spoorint_shm_operator {
@@ -443,6 +473,10 @@ int spoorint_setfsgid(uint32_t gid);
 int spoorint_random_bytes(void *SPOOR_NONNULL buf, size_t len);
 /* Faults in [addr, addr + len) for writing (MADV_POPULATE_WRITE, else touching each page). */
 int spoorint_prefault(void *SPOOR_NONNULL addr, size_t len);
+/* Maps the pages of [addr, addr + len) of a shared mapping into this process without writing
+ * them (MADV_POPULATE_READ, or a read per page): a collector process does this for a ring before
+ * its first drain, so that the drain does not take a page fault per 4 KiB. */
+int spoorint_populate_read(const void *SPOOR_NONNULL addr, size_t len);
 
 /* Names a thread (at most 15 characters). */
 void spoorint_set_thread_name(unsigned long thread, const char *SPOOR_NONNULL name);
