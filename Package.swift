@@ -65,7 +65,7 @@ let package = Package(
             // allocation (the CLI tests link this target).
             linkerSettings: Context.environment["SPOOR_NO_JEMALLOC"] == nil ? [.linkedLibrary("jemalloc")] : []
         ),
-        .target(name: "SpoorLineage", dependencies: ["SpoorLog"]),
+        .target(name: "SpoorLineage", dependencies: ["CSpoor", "SpoorLog", "SpoorSupport"]),
         // Streaming trace reconstruction, signatures, representative flows and anomalies, and the
         // readers of X-Trace, TraceBench and Spoor's own reports.
         .target(name: "SpoorReconstruction", dependencies: ["SpoorLog", "SpoorSupport"]),

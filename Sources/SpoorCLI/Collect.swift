@@ -191,11 +191,7 @@ final class LiveReconstruction {
         expiryNanos = configuration.expiryNanos
         let analysis: AnalysisMode
         if let model {
-            do {
-                analysis = .detect(try FlowModelFile.decode(try TextFile.bytes(model), source: model))
-            } catch let error as IngestError {
-                throw CleanExit.message(error.description)
-            }
+            analysis = .detect(try loadModel(model))
             verdicts = VerdictSink(printAll: false)
         } else {
             analysis = .assemble

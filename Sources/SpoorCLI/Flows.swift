@@ -239,14 +239,7 @@ struct Flows: ParsableCommand {
             if let warmUp {
                 analysis = .warmUp(traces: max(warmUp, 1), model: FlowModel())
             } else {
-                let loaded: FlowModel
-                do {
-                    loaded = try FlowModelFile.decode(try TextFile.bytes(model ?? ""), source: model ?? "")
-                } catch let error as IngestError {
-                    warn(error.description)
-                    throw ExitCode.failure
-                }
-                analysis = .detect(loaded)
+                analysis = .detect(try loadModel(model ?? ""))
             }
             let sink = VerdictSink(printAll: all)
             let result = try input.run(analysis: analysis) { outcome in sink.take(outcome) }
@@ -399,6 +392,17 @@ extension FlowVerdict.Kind {
         case .structural: "structural"
         case .timing: "timing"
         }
+    }
+}
+
+/// The model file at `path` (spoor flows learn); a message on standard error and exit status 1
+/// if it cannot be read or is not a model.
+func loadModel(_ path: String) throws -> FlowModel {
+    do {
+        return try FlowModelFile.decode(try TextFile.bytes(path), source: path)
+    } catch let error as IngestError {
+        warn(error.description)
+        throw ExitCode.failure
     }
 }
 

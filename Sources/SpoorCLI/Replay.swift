@@ -41,12 +41,7 @@ struct Replay: ParsableCommand {
         }
         let analysis: AnalysisMode
         if let model {
-            do {
-                analysis = .detect(try FlowModelFile.decode(try TextFile.bytes(model), source: model))
-            } catch let error as IngestError {
-                warn(error.description)
-                throw ExitCode.failure
-            }
+            analysis = .detect(try loadModel(model))
         } else {
             analysis = .warmUp(traces: Set(items.map(\.trace)).count, model: FlowModel())
         }

@@ -1,4 +1,6 @@
+#if !SPOOR_SINGLE_MODULE
 import SpoorLog
+#endif
 
 /// A record in a reconstructed lineage graph.
 public struct LineageRecord: Sendable, Hashable {
@@ -77,22 +79,10 @@ public struct LineageGraph: Sendable {
     /// (`LogRun.matches`). Throws if `path` holds no run (`LogRoot.runs(at:selecting:)`) or a
     /// run cannot be read.
     public init(logAt path: String, selecting selectors: [String] = []) throws {
-        for run in try LogRoot.runs(at: path, selecting: selectors) {
-            var current: Int?
-            try LogReader(directory: run.directory).read(issues: { self.issues.append($0) }) { entry in
-                switch entry {
-                case .segment(let header):
-                    current = self.addRun(LineageRun(
-                        directory: run.directory, runID: header.identity.runID, pid: header.identity.pid))
-                case .operators(let list):
-                    if let current { self.addOperators(list, run: current) }
-                case .reports(_, _, _, let reports):
-                    if let current { for report in reports { self.add(report, run: current) } }
-                default:
-                    break
-                }
-            }
-        }
+        try readLineageLog(
+            runs: LogRoot.runs(at: path, selecting: selectors), issue: { self.issues.append($0) },
+            run: { self.addRun($0) }, operators: { self.addOperators($0, run: $1) },
+            reports: { reports, run in for report in reports { self.add(report, run: run) } })
     }
 
     /// The index of `run` in `runs`, adding it if it is new.
@@ -190,5 +180,30 @@ public struct LineageGraph: Sendable {
             return text
         }
         return canonical(id)
+    }
+}
+
+/// Reads every entry of `runs` for a lineage structure: `run` numbers the process of each
+/// segment (`LineageRun`: one run id and pid in one directory), and the operators and reports
+/// that follow go to `operators` and `reports` with that number. `issue` gets what the reader
+/// found wrong.
+func readLineageLog(
+    runs: [LogRun], issue: (LogIssue) -> Void, run number: (LineageRun) -> Int,
+    operators: ([OperatorRecord], Int) -> Void, reports: ([Report], Int) -> Void
+) throws {
+    for run in runs {
+        var current: Int?
+        try LogReader(directory: run.directory).read(issues: issue) { entry in
+            switch entry {
+            case .segment(let header):
+                current = number(LineageRun(directory: run.directory, runID: header.identity.runID, pid: header.identity.pid))
+            case .operators(let list):
+                if let current { operators(list, current) }
+            case .reports(_, _, _, let batch):
+                if let current { reports(batch, current) }
+            default:
+                break
+            }
+        }
     }
 }

@@ -1,0 +1,67 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import SpoorLog
+import SpoorSupport
+
+/// Draws DOT text with Graphviz's `dot` (Debian package graphviz): the one place the tool runs it.
+enum Graphviz {
+    /// The SVG `dot -Tsvg` makes of `text`, without its XML prolog and DOCTYPE (so that it can be
+    /// inlined in HTML). Goes through temporary files: a large graph would fill a pipe in both
+    /// directions. Throws a `LogError` saying how to install Graphviz if `dot` is missing.
+    static func svg(_ text: String) throws -> String {
+        let directory = (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp")
+        var template = Array((directory + "/spoor-graph-XXXXXX").utf8CString)
+        guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
+            throw LogError("cannot create a temporary directory in \(directory): \(errnoText(errno))")
+        }
+        let scratch = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        let input = scratch + "/graph.dot", output = scratch + "/graph.svg"
+        defer {
+            unlink(input)
+            unlink(output)
+            rmdir(scratch)
+        }
+        try writeWhole(input, Array(text.utf8))
+        var child: pid_t = 0
+        let arguments = ["dot", "-Tsvg", input, "-o", output]
+        var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        let status = posix_spawnp(&child, "dot", nil, nil, &argv, environ)
+        guard status == 0 else {
+            throw LogError(status == ENOENT
+                ? "drawing needs Graphviz's dot on PATH (Debian: apt-get install graphviz; scripts/install-deps installs it)"
+                : "cannot run dot: \(errnoText(status))")
+        }
+        var result: Int32 = 0
+        while waitpid(child, &result, 0) == -1 && errno == EINTR {}
+        guard result & 0x7f == 0, (result >> 8) & 0xff == 0 else { throw LogError("dot failed (wait status \(result))") }
+        var svg = String(decoding: try readWhole(output), as: UTF8.self)
+        if let start = svg.range(of: "<svg") { svg = String(svg[start.lowerBound...]) }
+        return svg
+    }
+
+    private static func writeWhole(_ path: String, _ bytes: [UInt8]) throws {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw LogError("cannot create \(path): \(errnoText(errno))") }
+        defer { close(descriptor) }
+        writeFully(descriptor: descriptor, bytes)
+    }
+
+    private static func readWhole(_ path: String) throws -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw LogError("dot wrote no \(path): \(errnoText(errno))") }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let got = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+            if got < 0 && errno == EINTR { continue }
+            guard got > 0 else { break }
+            bytes += chunk[0..<got]
+        }
+        return bytes
+    }
+}
