@@ -4,14 +4,10 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
-import Synchronization
 import SpoorLog
 import SpoorReconstruction
 import SpoorRuntime
 import SpoorSupport
-
-/// Set by SIGTERM and SIGINT: the collector finishes its pass, hands every ring back and exits.
-private let stopRequested = Atomic<Bool>(false)
 
 struct Collect: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -75,15 +71,8 @@ struct Collect: ParsableCommand {
     func run() throws {
         if daemon { try daemonize() }
         if let pidFile { try writeFile(pidFile, Array("\(getpid())\n".utf8)) }
-        signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
-        signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
-        signal(SIGPIPE, SIG_IGN)
-        // A parent may have started this process with the signals blocked: unblock them.
-        var unblock = sigset_t()
-        sigemptyset(&unblock)
-        sigaddset(&unblock, SIGTERM)
-        sigaddset(&unblock, SIGINT)
-        pthread_sigmask(SIG_UNBLOCK, &unblock, nil)
+        // SIGTERM and SIGINT: finish the pass, hand every ring back and exit.
+        StopSignal.install()
 
         let live = try noReconstruction ? nil : LiveReconstruction(model: model, expiry: expiry, maxOpenTraces: maxOpenTraces)
         var options = HostCollector.Options()
@@ -98,7 +87,7 @@ struct Collect: ParsableCommand {
         var drainNanos: UInt64 = 0
         var drained: UInt64 = 0
         var idleSince: UInt64? = nil
-        while !stopRequested.load(ordering: .relaxed) {
+        while !StopSignal.isRequested {
             let passStart = monotonicNanos()
             let step = collector.step()
             if step.reports > 0 {

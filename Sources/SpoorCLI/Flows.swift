@@ -18,6 +18,12 @@ struct TraceInputOptions: ParsableArguments {
     @Option(name: .customLong("spoor"), help: ArgumentHelp("A Spoor run directory or log root; repeat for several.", valueName: "dir"))
     var spoor: [String] = []
 
+    @Option(name: .customLong("xtrace-listen"), help: ArgumentHelp("Receive X-Trace text reports over TCP on 127.0.0.1:PORT (0: any free port, named on standard error), until SIGINT or SIGTERM, or --xtrace-connections.", valueName: "port"))
+    var xTraceListen: UInt16?
+
+    @Option(name: .customLong("xtrace-connections"), help: "With --xtrace-listen: end after this many connections have closed.")
+    var xTraceConnections: Int = 0
+
     @Option(help: "Seconds without a new event after which an open trace is assembled.")
     var expiry: Double = 5
 
@@ -29,10 +35,11 @@ struct TraceInputOptions: ParsableArguments {
 
     var inputs: [TraceInput] {
         traceBench.map(TraceInput.traceBench) + xTrace.map(TraceInput.xTrace) + spoor.map(TraceInput.spoorLog)
+            + (xTraceListen.map { [TraceInput.xTraceListen(XTraceEndpoint(port: $0, connections: max(xTraceConnections, 0)))] } ?? [])
     }
 
     func validate() throws {
-        guard !inputs.isEmpty else { throw ValidationError("name at least one input: --tracebench, --xtrace or --spoor") }
+        guard !inputs.isEmpty else { throw ValidationError("name at least one input: --tracebench, --xtrace, --spoor or --xtrace-listen") }
         guard expiry > 0, maxOpenTraces > 0, (0...64).contains(workers) else {
             throw ValidationError("--expiry and --max-open-traces are positive, --workers 0 to 64")
         }
@@ -57,12 +64,18 @@ struct TraceInputOptions: ParsableArguments {
         var truth: [UInt64: Bool] = [:]
         var malformed = 0
         var lastExpiry = monotonicNanos()
-        for input in chosen ?? inputs {
+        let selected = chosen ?? inputs
+        if selected.contains(where: { if case .xTraceListen = $0 { true } else { false } }) { StopSignal.install() }
+        let control = LiveControl(
+            stop: { StopSignal.isRequested },
+            listening: { warn("listening for X-Trace reports on \($0)") },
+            idle: { labels in reconstruction.expire(labels: labels, now: monotonicNanos()) })
+        for input in selected {
             do {
                 let found = try input.read(labels: &labels, issue: { error in
                     malformed += 1
                     if malformed <= 20 { warn(error.description) }
-                }) { item, labels in
+                }, control: control) { item, labels in
                     guard keep(item.trace) else { return }
                     let now = monotonicNanos()
                     reconstruction.accept(item, labels: labels, now: now)

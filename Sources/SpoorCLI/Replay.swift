@@ -9,15 +9,21 @@ import SpoorSupport
 
 struct Replay: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Replay traces flat out through the reconstruction and the detector; print the throughput.",
+        abstract: "Replay traces through the reconstruction and the detector, flat out or at a rate; print the throughput.",
         discussion: """
-            Reads the inputs once into memory, then feeds their items --multiply times, each \
+            Reads the inputs once into memory and orders their items as a live source would \
+            (events across traces in time order, each edge after its ends, and an end marker \
+            after each trace's last item; --as-read keeps the inputs' order), then feeds them \
+            --multiply times, each \
             copy with fresh trace ids, through the streaming reconstruction (assembly, \
             signatures, and classification against --model, or online learning of the first \
-            copy's traces with --warm-up), and prints one JSON line: events (nodes) and items \
-            replayed, seconds of wall and CPU time, events per second, traces assembled and \
-            anomalies flagged, and the peak resident memory. This is the reconstruction \
-            benchmark (bench/reconstruction.sh); the collector's live ingest is not involved.
+            copy's traces), flat out or paced at --rate events per second, with a progress bar \
+            on standard error (when it is a terminal, or with --progress), and prints one JSON \
+            line: events (nodes) and items replayed, seconds of wall and CPU time, events per \
+            second, traces assembled and anomalies flagged, the peak resident memory, and with \
+            --latency the report-to-verdict latency: from the arrival of a trace's last item to \
+            its verdict (p50, p99, max over all traces and over the anomalies). This is the \
+            reconstruction benchmark (bench/reconstruction/run.sh).
             """)
 
     @OptionGroup var input: TraceInputOptions
@@ -27,6 +33,22 @@ struct Replay: ParsableCommand {
 
     @Option(help: "Classify against this model (spoor flows learn).")
     var model: String?
+
+    @Option(help: "Events (nodes) per second to replay at; 0: flat out.")
+    var rate: Double = 0
+
+    @Flag(help: "Draw the progress bar even if standard error is not a terminal.")
+    var progress = false
+
+    @Flag(help: "Measure each trace's report-to-verdict latency (costs a table update per item).")
+    var latency = false
+
+    @Flag(help: "Replay the items in the order the inputs hold them (TraceBench: every event, then every edge), with no end markers: traces then close on expiry.")
+    var asRead = false
+
+    func validate() throws {
+        guard rate >= 0, multiply >= 1 else { throw ValidationError("--rate is not negative, --multiply at least 1") }
+    }
 
     func run() throws {
         var labels = LabelTable()
@@ -39,50 +61,89 @@ struct Replay: ParsableCommand {
                 throw ExitCode.failure
             }
         }
+        if !asRead { items = TraceItem.timeOrdered(items) }
         let analysis: AnalysisMode
         if let model {
             analysis = .detect(try loadModel(model))
         } else {
             analysis = .warmUp(traces: Set(items.map(\.trace)).count, model: FlowModel())
         }
+        /// Outcomes arrive on worker threads: counts, and with --latency each trace's last arrival.
         final class Counter: @unchecked Sendable {
             let lock = PosixMutex()
             var anomalies = 0
             var traces = 0
+            var lastArrival: [UInt64: UInt64] = [:]
+            var latencies: [UInt64] = [], anomalyLatencies: [UInt64] = []
         }
         let counter = Counter()
+        let measure = latency
         let reconstruction = try Reconstruction(configuration: input.configuration, analysis: analysis) { outcome in
             let anomaly = outcome.verdict?.isAnomaly == true
+            let now = measure ? monotonicNanos() : 0
             counter.lock.withLock {
                 counter.traces += 1
                 if anomaly { counter.anomalies += 1 }
+                if measure, let arrival = counter.lastArrival.removeValue(forKey: outcome.graph.trace), now >= arrival {
+                    counter.latencies.append(now - arrival)
+                    if anomaly { counter.anomalyLatencies.append(now - arrival) }
+                }
             }
         }
+        let totalEvents = items.reduce(0) { if case .node = $1 { $0 + 1 } else { $0 } } * multiply
+        var bar = ProgressBar(total: totalEvents, enabled: progress || isatty(2) == 1)
         let startWall = monotonicNanos()
         let startCPU = cpuNanos()
         var events = 0
         var replayed = 0
-        for copy in 0..<max(multiply, 1) {
+        var lastExpiry = startWall
+        for copy in 0..<multiply {
             let salt = copy == 0 ? 0 : SignatureHash.mix(UInt64(copy))
-            let now = monotonicNanos()
-            for item in items {
+            var now = monotonicNanos()
+            for (position, item) in items.enumerated() {
+                if position & 1023 == 0 {
+                    now = monotonicNanos()
+                    if rate > 0 {
+                        // On schedule: events so far at --rate; sleep off any lead.
+                        let due = startWall &+ UInt64(Double(events) / rate * 1e9)
+                        if due > now {
+                            var pause = timespec(tv_sec: Int((due - now) / 1_000_000_000), tv_nsec: Int((due - now) % 1_000_000_000))
+                            nanosleep(&pause, nil)
+                            now = monotonicNanos()
+                        }
+                    }
+                    if now &- lastExpiry > 100_000_000 {
+                        reconstruction.expire(labels: labels, now: now)
+                        lastExpiry = now
+                    }
+                    bar.update(done: events, now: now)
+                }
                 let fresh: TraceItem
+                let trace: UInt64
                 switch item {
                 case .node(var node):
                     node.trace ^= salt
+                    trace = node.trace
                     fresh = .node(node)
                     events += 1
-                case .edge(let trace, let from, let to):
-                    fresh = .edge(trace: trace ^ salt, from: from, to: to)
-                case .end(let trace):
-                    fresh = .end(trace: trace ^ salt)
+                case .edge(let original, let from, let to):
+                    trace = original ^ salt
+                    fresh = .edge(trace: trace, from: from, to: to)
+                case .end(let original):
+                    trace = original ^ salt
+                    fresh = .end(trace: trace)
+                }
+                if measure {
+                    let arrival = monotonicNanos()
+                    counter.lock.withLock { counter.lastArrival[trace] = arrival }
                 }
                 reconstruction.accept(fresh, labels: labels, now: now)
             }
             replayed += items.count
-            reconstruction.expire(labels: labels, now: monotonicNanos())
+            if rate == 0 { reconstruction.expire(labels: labels, now: monotonicNanos()) }
         }
         let (statistics, _) = reconstruction.finish(labels: labels)
+        bar.finish(done: events, now: monotonicNanos())
         let wall = Double(monotonicNanos() - startWall) / 1e9
         let cpu = Double(cpuNanos() - startCPU) / 1e9
         var usage = rusage()
@@ -105,6 +166,23 @@ struct Replay: ParsableCommand {
         out.json.number("events_per_second", Int(Double(events) / max(wall, 1e-9)))
         out.json.number("events_per_cpu_second", Int(Double(events) / max(cpu, 1e-9)))
         out.json.number("peak_rss_kib", Int(usage.ru_maxrss))
+        out.json.key("rate")
+        out.json.bytes.append(contentsOf: (rate == 0 ? "null" : "\(rate)").utf8)
+        if measure {
+            counter.lock.withLock {
+                for (name, values) in [("flag_latency", counter.latencies), ("anomaly_flag_latency", counter.anomalyLatencies)] {
+                    let sorted = values.sorted()
+                    func quantile(_ q: Double) -> UInt64? { sorted.isEmpty ? nil : sorted[min(sorted.count - 1, Int(Double(sorted.count) * q))] }
+                    if name == "flag_latency" { out.json.key("flag_latency") } else { out.json.key("anomaly_flag_latency") }
+                    out.json.beginObject()
+                    out.json.number("traces", sorted.count)
+                    out.json.number("p50_ns", quantile(0.5))
+                    out.json.number("p99_ns", quantile(0.99))
+                    out.json.number("max_ns", sorted.last)
+                    out.json.endObject()
+                }
+            }
+        }
         out.json.endObject()
         out.endLine()
         out.flush()
@@ -116,4 +194,51 @@ func cpuNanos() -> UInt64 {
     var now = timespec()
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now)
     return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
+/// A progress bar on standard error, redrawn at most five times a second:
+/// `[##########..........]  50%  1.6M/3.2M events  1.0M events/s  ETA 2s`.
+struct ProgressBar {
+    let total: Int
+    let enabled: Bool
+    private var started: UInt64 = 0
+    private var drawn: UInt64 = 0
+
+    init(total: Int, enabled: Bool) {
+        self.total = max(total, 1)
+        self.enabled = enabled
+    }
+
+    mutating func update(done: Int, now: UInt64) {
+        guard enabled else { return }
+        if started == 0 { started = now }
+        guard now &- drawn >= 200_000_000 else { return }
+        drawn = now
+        draw(done: done, now: now, end: "")
+    }
+
+    mutating func finish(done: Int, now: UInt64) {
+        guard enabled else { return }
+        if started == 0 { started = now }
+        draw(done: done, now: now, end: "\n")
+    }
+
+    private func draw(done: Int, now: UInt64, end: String) {
+        let fraction = min(Double(done) / Double(total), 1)
+        let filled = Int(fraction * 30)
+        let seconds = Double(now &- started) / 1e9
+        let speed = seconds > 0 ? Double(done) / seconds : 0
+        let left = speed > 0 ? Double(total - min(done, total)) / speed : 0
+        let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: 30 - filled)
+        let line = "\r[\(bar)] \(Int(fraction * 100))%  \(Self.count(done))/\(Self.count(total)) events  \(Self.count(Int(speed)))/s  ETA \(Int(left.rounded()))s  "
+        writeFully(descriptor: 2, Array((line + end).utf8))
+    }
+
+    static func count(_ value: Int) -> String {
+        switch value {
+        case ..<10_000: return "\(value)"
+        case ..<10_000_000: return "\(Double(value / 100) / 10)k"
+        default: return "\(Double(value / 100_000) / 10)M"
+        }
+    }
 }

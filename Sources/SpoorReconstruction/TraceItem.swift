@@ -114,3 +114,44 @@ public struct LabelTable: Sendable {
         return SignatureHash.mix(h)
     }
 }
+
+extension TraceItem {
+    /// `items` as a live source would deliver them: events interleaved across traces in the
+    /// order of their times (end, or start for an event with no end), each edge right after the
+    /// later of its two ends, and after each trace's last item an `.end` marking it finished (a
+    /// source that knows when a trace is done, as a replay of a recorded dataset does). Items
+    /// that already hold `.end` markers are returned unchanged. Ties keep the input order.
+    public static func timeOrdered(_ items: [TraceItem]) -> [TraceItem] {
+        if items.contains(where: { if case .end = $0 { true } else { false } }) { return items }
+        struct Key: Hashable { var trace: UInt64, value: UInt64 }
+        var eventTime: [Key: UInt64] = [:], groupTime: [Key: UInt64] = [:], traceEnd: [UInt64: UInt64] = [:]
+        for item in items {
+            guard case .node(let node) = item else { continue }
+            let time = node.end != 0 ? node.end : node.start
+            eventTime[Key(trace: node.trace, value: node.key)] = time
+            eventTime[Key(trace: node.trace, value: node.anchor)] = max(eventTime[Key(trace: node.trace, value: node.anchor)] ?? 0, time)
+            groupTime[Key(trace: node.trace, value: node.group)] = min(groupTime[Key(trace: node.trace, value: node.group)] ?? .max, time)
+            traceEnd[node.trace] = max(traceEnd[node.trace] ?? 0, time)
+        }
+        // (time, order within an instant: events, then edges, then ends; input position).
+        var scheduled: [(time: UInt64, rank: Int, position: Int, item: TraceItem)] = []
+        scheduled.reserveCapacity(items.count + traceEnd.count)
+        for (position, item) in items.enumerated() {
+            switch item {
+            case .node(let node):
+                scheduled.append((node.end != 0 ? node.end : node.start, 0, position, item))
+            case .edge(let trace, let from, let to):
+                let last = traceEnd[trace] ?? 0
+                let time = max(from == 0 ? 0 : eventTime[Key(trace: trace, value: from)] ?? last,
+                               groupTime[Key(trace: trace, value: to)] ?? last)
+                scheduled.append((time, 1, position, item))
+                traceEnd[trace] = max(last, time)
+            case .end:
+                break
+            }
+        }
+        for (trace, time) in traceEnd { scheduled.append((time, 2, items.count, .end(trace: trace))) }
+        scheduled.sort { ($0.time, $0.rank, $0.position, $0.item.trace) < ($1.time, $1.rank, $1.position, $1.item.trace) }
+        return scheduled.map(\.item)
+    }
+}

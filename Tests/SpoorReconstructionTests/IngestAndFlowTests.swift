@@ -2,6 +2,36 @@ import Testing
 @testable import SpoorReconstruction
 import SpoorLog
 
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A client that sends `bytes` to 127.0.0.1:`port`, `chunk` bytes per write, then closes.
+final class ClientJob: @unchecked Sendable {
+    let port: UInt16, bytes: [UInt8], chunk: Int
+    init(port: UInt16, bytes: [UInt8], chunk: Int) { (self.port, self.bytes, self.chunk) = (port, bytes, chunk) }
+
+    func send() {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        precondition(connected == 0, "connect failed")
+        var offset = 0
+        while offset < bytes.count {
+            let count = min(chunk, bytes.count - offset)
+            let sent = bytes[offset..<offset + count].withUnsafeBytes { write(descriptor, $0.baseAddress, count) }
+            precondition(sent > 0)
+            offset += sent
+        }
+        close(descriptor)
+    }
+}
+
 @Suite struct XTraceTests {
     let text = """
         X-Trace Report ver 1.0
@@ -60,6 +90,52 @@ import SpoorLog
         let last = graph.nodes.firstIndex { labels.name($0.label) == "LAST" }!
         #expect(graph.parentCount[last] == 2)
         #expect(graph.roots.count == 1 && labels.name(graph.nodes[Int(graph.roots[0])].label) == "MKDIRS")
+    }
+
+    @Test func overTCPTwoConcurrentConnectionsInOddChunksGiveWhatTheFileGives() throws {
+        // The file's items, for comparison.
+        var fileLabels = LabelTable()
+        var fileItems: [TraceItem] = []
+        var parser = XTraceParser(source: "sample.xtrace")
+        for line in TextFile.split(text) {
+            parser.feed(line: line, labels: &fileLabels, issue: { _ in }, item: { item, _ in fileItems.append(item) })
+        }
+        parser.finish(labels: &fileLabels, issue: { _ in }, item: { item, _ in fileItems.append(item) })
+
+        // The listener on this thread; two clients on their own threads, started once it is bound.
+        let bytes = Array(text.utf8)
+        final class Clients: @unchecked Sendable {
+            var threads: [pthread_t] = []
+        }
+        let clients = Clients()
+        var labels = LabelTable()
+        var items: [TraceItem] = []
+        var errors: [IngestError] = []
+        let control = LiveControl(listening: { address in
+            let port = UInt16(address.split(separator: ":").last.flatMap { UInt16($0) } ?? 0)
+            for chunk in [1, 7] {
+                let job = Unmanaged.passRetained(ClientJob(port: port, bytes: bytes, chunk: chunk))
+                var thread = pthread_t()
+                pthread_create(&thread, nil, { raw in
+                    let job = Unmanaged<ClientJob>.fromOpaque(raw!).takeRetainedValue()
+                    job.send()
+                    return nil
+                }, job.toOpaque())
+                clients.threads.append(thread)
+            }
+        })
+        try TraceInput.xTraceListen(XTraceEndpoint(port: 0, connections: 2)).read(
+            labels: &labels, issue: { errors.append($0) }, control: control, item: { item, _ in items.append(item) })
+        for thread in clients.threads { pthread_join(thread, nil) }
+
+        #expect(errors.count == 6, "the three malformed reports of each connection")
+        #expect(Set(errors.map(\.line)) == [16, 19, 23])
+        #expect(Set(errors.map(\.source)).count == 2 && errors.allSatisfy { $0.source.hasPrefix("tcp:127.0.0.1:") })
+        // Each connection delivers the file's items (interleaved with the other's).
+        let nodes = items.compactMap { if case .node(let n) = $0 { n.key } else { nil } }
+        let fileNodes = fileItems.compactMap { if case .node(let n) = $0 { n.key } else { nil } }
+        #expect(nodes.sorted() == (fileNodes + fileNodes).sorted())
+        #expect(items.count == 2 * fileItems.count)
     }
 
     @Test func metadataLengths() {
@@ -140,6 +216,35 @@ import SpoorLog
     }
 
     static func heldBack(_ trace: UInt64) -> Bool { SignatureHash.mix(trace ^ 0x686f_6c64) % 3 == 0 }
+
+    @Test func timeOrderedReplayCompletesEachTraceAtItsEndWithTheSameDAG() throws {
+        var labels = LabelTable()
+        var items: [TraceItem] = []
+        try TraceInput.traceBench("\(traceBenchRoot)/AN_Proc_killDN_w_50FDN_30C_1to19B_0to600INT_15RT_5WT").read(
+            labels: &labels, issue: { _ in }, item: { item, _ in items.append(item) })
+        let ordered = TraceItem.timeOrdered(items)
+        #expect(ordered.count == items.count + 91, "one end marker per trace")
+        #expect(TraceItem.timeOrdered(ordered).count == ordered.count, "items with end markers are left as they are")
+        // Every trace's end comes after all its items, and the traces are interleaved.
+        var ended = Set<UInt64>()
+        var switches = 0
+        for (previous, item) in zip([nil] + ordered.map(Optional.some), ordered) {
+            #expect(!ended.contains(item.trace), "an item after its trace's end")
+            if case .end = item { ended.insert(item.trace) }
+            if let previous, previous.trace != item.trace { switches += 1 }
+        }
+        #expect(ended.count == 91 && switches > 2 * 91, "interleaved, not one trace after another")
+        // Assembled at their ends (complete, none left to flush), to the same DAGs as the file order.
+        var partition = TracePartition(configuration: ReconstructionConfiguration())
+        var graphs: [TraceGraph] = []
+        for (n, item) in ordered.enumerated() { partition.accept(item, now: UInt64(n)) { graphs.append($0) } }
+        #expect(partition.statistics.complete == 91 && partition.statistics.open == 0)
+        let reference = Dictionary(uniqueKeysWithValues: assembleAll(items).graphs.map { ($0.trace, TraceSignature($0, labels: labels).exact) })
+        for graph in graphs {
+            #expect(TraceSignature(graph, labels: labels).exact == reference[graph.trace], "trace \(graph.trace)")
+            #expect(!graph.isFractured)
+        }
+    }
 
     @Test func structureSeparatesFailuresWithPrecisionAndRecallAtLeast099() throws {
         let (learnGraphs, learnLabels, _) = try Self.graphs(Self.normal) { !Self.heldBack($0) }

@@ -11,6 +11,8 @@ public enum TraceInput: Sendable, Hashable, CustomStringConvertible {
     case xTrace(String)
     /// A Spoor run directory or log root.
     case spoorLog(String)
+    /// X-Trace text reports received over TCP on 127.0.0.1 (`XTraceListener`).
+    case xTraceListen(XTraceEndpoint)
 
     /// `kind:path`.
     public var description: String {
@@ -18,17 +20,23 @@ public enum TraceInput: Sendable, Hashable, CustomStringConvertible {
         case .traceBench(let path): "tracebench:\(path)"
         case .xTrace(let path): "xtrace:\(path)"
         case .spoorLog(let path): "spoor:\(path)"
+        case .xTraceListen(let endpoint): "xtrace-tcp:127.0.0.1:\(endpoint.port)"
         }
     }
 
     /// Reads the input, calling `item` for each item in arrival order and `issue` for each
     /// malformed part; returns the failure labels the input carries (TraceBench: trace id to
-    /// failed), empty if it has none. Throws if the input cannot be read at all.
+    /// failed), empty if it has none. Throws if the input cannot be read at all. A live input
+    /// (`xTraceListen`) runs until its connection count or `control.stop`.
     @discardableResult
     public func read(
-        labels: inout LabelTable, issue: (IngestError) -> Void, item: (TraceItem, LabelTable) -> Void
+        labels: inout LabelTable, issue: (IngestError) -> Void, control: LiveControl = LiveControl(),
+        item: (TraceItem, LabelTable) -> Void
     ) throws -> [UInt64: Bool] {
         switch self {
+        case .xTraceListen(let endpoint):
+            try XTraceListener(endpoint: endpoint).run(labels: &labels, control: control, issue: issue, item: item)
+            return [:]
         case .traceBench(let directory):
             var reader = TraceBenchReader()
             try reader.read(directory: directory, labels: &labels, issue: issue, item: item)
