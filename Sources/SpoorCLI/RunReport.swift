@@ -38,11 +38,16 @@ struct RunReport: ParsableCommand {
     @Option(help: "Draw at most this many anomalous DAGs.")
     var maxPictures: Int = 50
 
+    @Option(help: "List at most this many anomalies (all are counted).")
+    var maxListed: Int = 10_000
+
     @Option(help: "The page's title.")
     var title: String = "Spoor run report"
 
     func validate() throws {
-        guard warmUp > 0, maxPictures >= 0 else { throw ValidationError("--warm-up is positive, --max-pictures not negative") }
+        guard warmUp > 0, maxPictures >= 0, maxListed >= maxPictures else {
+            throw ValidationError("--warm-up is positive, --max-pictures not negative, --max-listed at least --max-pictures")
+        }
     }
 
     func run() throws {
@@ -53,7 +58,7 @@ struct RunReport: ParsableCommand {
             } else {
                 analysis = .warmUp(traces: warmUp, model: FlowModel())
             }
-            let findings = ReportFindings(keepGraphs: maxPictures)
+            let findings = ReportFindings(keepGraphs: maxPictures, keepListed: maxListed)
             let result = try input.run(analysis: analysis) { findings.take($0) }
             guard let model = result.model else {
                 warn("no trace was assembled from the inputs")
@@ -129,15 +134,20 @@ final class ReportFindings: @unchecked Sendable {
     }
 
     private let lock = PosixMutex()
-    private let keepGraphs: Int
+    private let keepGraphs: Int, keepListed: Int
     private(set) var counts: [FlowVerdict.Kind: Int] = [:]
+    /// Every anomalous trace (listed or not), for precision and recall against failure labels.
+    private(set) var flagged = Set<UInt64>()
     private(set) var tracesPerFlow: [UInt64: Int] = [:]
     private(set) var anomalies: [Anomaly] = []
     private(set) var unclassified = 0
     /// Per label name: its events' latencies.
     private var labels: [String: OperatorRuntime] = [:]
 
-    init(keepGraphs: Int) { self.keepGraphs = keepGraphs }
+    init(keepGraphs: Int, keepListed: Int) {
+        self.keepGraphs = keepGraphs
+        self.keepListed = keepListed
+    }
 
     /// The labels of the traces with their events' latencies.
     func labelRuntimes() -> [OperatorRuntime] { lock.withLock { Array(labels.values) } }
@@ -162,6 +172,8 @@ final class ReportFindings: @unchecked Sendable {
             counts[verdict.kind, default: 0] += 1
             if let flow = verdict.flow, !verdict.isAnomaly { tracesPerFlow[flow, default: 0] += 1 }
             guard verdict.isAnomaly else { return }
+            flagged.insert(verdict.trace)
+            guard anomalies.count < keepListed else { return }
             let labels = outcome.labels
             let explanation = verdict.explanation { hash in
                 if hash == 0 { return "(root)" }
@@ -231,10 +243,10 @@ struct HTMLPage {
         for (name, value) in rows { text += "<tr><th>\(name)</th><td class=\"n\">\(value)</td></tr>\n" }
         text += "<tr><th>Bloom filter</th><td>\(model.bloom.bitCount) bits, \(model.bloom.probes) probes, expected false-positive rate \(model.bloom.expectedFalsePositiveRate)</td></tr>\n"
         if !truth.isEmpty {
-            var tp = 0, fp = 0, fn = 0
-            for anomaly in findings.anomalies where truth[anomaly.verdict.trace] == true { tp += 1 }
-            fp = findings.anomalies.count - tp
-            fn = truth.values.filter { $0 }.count - tp
+            var tp = 0
+            for trace in findings.flagged where truth[trace] == true { tp += 1 }
+            let fp = findings.flagged.count - tp
+            let fn = truth.values.filter { $0 }.count - tp
             let precision = tp + fp == 0 ? "n/a" : "\(Double(tp) / Double(tp + fp))"
             let recall = tp + fn == 0 ? "n/a" : "\(Double(tp) / Double(tp + fn))"
             text += "<tr><th>against the inputs' failure labels</th><td>precision \(precision), recall \(recall) (\(tp) true positives, \(fp) false, \(fn) missed)</td></tr>\n"
@@ -258,7 +270,7 @@ struct HTMLPage {
 
         // Anomalies.
         text += "<h2 id=\"anomalies\">Anomalies</h2>\n"
-        if findings.anomalies.isEmpty {
+        if findings.flagged.isEmpty {
             text += "<p>None.</p>\n"
         } else {
             text += "<table><tr><th>trace</th><th>kind</th><th>flow</th><th>events</th><th>explanation</th></tr>\n"
@@ -270,6 +282,8 @@ struct HTMLPage {
                 text += "<tr><td>\(link)</td><td class=\"\(verdict.kind.rawValue)\">\(verdict.kind.rawValue)</td><td>\(flow)</td><td class=\"n\">\(verdict.events)</td><td>\(e(anomaly.explanation))</td></tr>\n"
             }
             text += "</table>\n"
+            let unlisted = findings.flagged.count - findings.anomalies.count
+            if unlisted > 0 { text += "<p>\(unlisted) more anomalies are counted above and not listed (--max-listed).</p>\n" }
             for anomaly in findings.anomalies {
                 guard let graph = anomaly.graph, let labels = anomaly.labels else { continue }
                 let trace = hex64(anomaly.verdict.trace)

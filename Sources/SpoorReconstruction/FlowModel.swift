@@ -29,8 +29,8 @@ public struct FlowFeatures: Sendable, Hashable {
 
     /// The features of `graph`.
     public init(_ graph: TraceGraph, labels table: LabelTable) {
-        var labels = Set<UInt64>()
-        var edges = Set<EdgeType>()
+        var labels = Set<UInt64>(minimumCapacity: graph.nodes.count)
+        var edges = Set<EdgeType>(minimumCapacity: graph.children.count + graph.roots.count)
         for i in graph.nodes.indices {
             let label = table.hash(graph.nodes[i].label)
             labels.insert(label)
@@ -50,9 +50,19 @@ public struct FlowFeatures: Sendable, Hashable {
 
     /// Jaccard similarity of the edge types (labels break ties): 1 for identical features.
     public func similarity(to other: FlowFeatures) -> Double {
-        let union = edges.union(other.edges).count + labels.union(other.labels).count
+        // Counted, not built: the slow path compares a trace with every flow.
+        let sharedEdges = Self.sharedCount(edges, other.edges), sharedLabels = Self.sharedCount(labels, other.labels)
+        let union = edges.count + other.edges.count - sharedEdges + labels.count + other.labels.count - sharedLabels
         guard union > 0 else { return 1 }
-        return Double(edges.intersection(other.edges).count + labels.intersection(other.labels).count) / Double(union)
+        return Double(sharedEdges + sharedLabels) / Double(union)
+    }
+
+    /// The number of elements `a` and `b` share.
+    private static func sharedCount<T: Hashable>(_ a: Set<T>, _ b: Set<T>) -> Int {
+        let (small, large) = a.count <= b.count ? (a, b) : (b, a)
+        var shared = 0
+        for element in small where large.contains(element) { shared += 1 }
+        return shared
     }
 }
 
