@@ -111,9 +111,9 @@ public struct TraceGraph: Sendable {
 /// 4. Roots are the nodes with no parent.
 public struct TraceAssembler: Sendable {
     // Scratch kept across traces to avoid reallocating.
-    private var keyIndex: [UInt64: Int32] = [:]
-    private var anchorIndex: [UInt64: Int32] = [:]
-    private var groupHeads: [UInt64: Int32] = [:]
+    private var keyIndex = IdTable()
+    private var anchorIndex = IdTable()
+    private var groupHeads = IdTable()
     private var edgePairs: [UInt64] = []
 
     /// A new assembler.
@@ -131,8 +131,8 @@ public struct TraceAssembler: Sendable {
             if a.end != b.end { return a.end > b.end }
             return a.key < b.key
         }
-        keyIndex.removeAll(keepingCapacity: true)
-        anchorIndex.removeAll(keepingCapacity: true)
+        keyIndex.removeAll()
+        anchorIndex.removeAll()
         var nodes: [TraceNode] = []
         nodes.reserveCapacity(rawNodes.count)
         for node in rawNodes where keyIndex[node.key] == nil {
@@ -146,7 +146,7 @@ public struct TraceAssembler: Sendable {
         edgePairs.removeAll(keepingCapacity: true)
         // Nesting within groups; groupHeads maps a group to the index of its first node, and the
         // group's top-level nodes are recorded in `topLevel`.
-        groupHeads.removeAll(keepingCapacity: true)
+        groupHeads.removeAll()
         var topLevel = [Bool](repeating: false, count: count)
         var stack: [Int32] = []
         var i = 0

@@ -69,7 +69,7 @@ public struct TracePartition: Sendable {
     /// The settings (the cap already divided between partitions).
     public let configuration: ReconstructionConfiguration
     private var slots: [Open] = []
-    private var index: [UInt64: Int32] = [:]
+    private var index = IdTable()
     private var free: [Int32] = []
     /// Most recently active, least recently active.
     private var newest: Int32 = -1, oldest: Int32 = -1
@@ -204,6 +204,7 @@ public struct TracePartition: Sendable {
     #if DEBUG || SPOOR_SINGLE_MODULE
     /// Checks the list and index invariants (debug builds; tests call it).
     public func _checkInvariants() {
+        index._checkInvariants()
         var seen = 0
         var cursor = newest
         var previous: Int32 = -1

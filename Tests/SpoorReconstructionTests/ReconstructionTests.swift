@@ -46,6 +46,42 @@ func shuffled<T>(_ values: [T], seed: UInt64) -> [T] {
     return result
 }
 
+@Suite struct IdTableTests {
+    @Test func randomInsertsRemovalsAndClearsAgreeWithADictionary() {
+        var table = IdTable()
+        var reference: [UInt64: Int32] = [:]
+        var state: UInt64 = 42
+        for step in 0..<60_000 {
+            let roll = splitMix64(&state)
+            // Few distinct keys (long probe runs, many removals in the middle of runs), and
+            // keys that differ only in high or only in low bits.
+            let key = roll % 3 == 0 ? (roll >> 8) % 300 : (roll % 3 == 1 ? ((roll >> 8) % 300) << 40 : (roll >> 8) % 5000)
+            switch (roll >> 60) % 8 {
+            case 0, 1, 2:
+                table[key] = Int32(truncatingIfNeeded: step)
+                reference[key] = Int32(truncatingIfNeeded: step)
+            case 3, 4, 5:
+                table[key] = nil
+                reference[key] = nil
+            case 6:
+                #expect(table[key] == reference[key])
+            default:
+                if roll % 997 == 0 {
+                    table.removeAll()
+                    reference.removeAll()
+                }
+            }
+            if step % 997 == 0 {
+                table._checkInvariants()
+                #expect(table.count == reference.count)
+                for (key, value) in reference { #expect(table[key] == value) }
+            }
+        }
+        table._checkInvariants()
+        #expect(table.count == reference.count)
+    }
+}
+
 @Suite struct AssemblyTests {
     @Test func outOfOrderAndInterleavedArrivalGivesTheSameDAG() {
         var labels = LabelTable()
