@@ -7,6 +7,7 @@ import Musl
 import SpoorLog
 import SpoorReconstruction
 import SpoorRuntime
+import Synchronization
 import SpoorSupport
 
 struct Collect: ParsableCommand {
@@ -44,6 +45,9 @@ struct Collect: ParsableCommand {
     @Flag(help: "No live reconstruction: only drain into the logs.")
     var noReconstruction = false
 
+    @Option(name: .customLong("xtrace-listen"), help: ArgumentHelp("Also take X-Trace text reports over TCP on 127.0.0.1:PORT (0: any free port, named on standard error) into the live reconstruction and the detector: other systems' traces, or spoor replay --send.", valueName: "port"))
+    var xTraceListen: UInt16?
+
     @Flag(help: "Drain what the processes running now have committed, hand the rings back and exit; print one JSON line with the drain rate.")
     var once = false
 
@@ -66,6 +70,7 @@ struct Collect: ParsableCommand {
         guard (0...10_000).contains(intervalMs) else { throw ValidationError("--interval-ms is 0 to 10000") }
         guard expiry > 0, maxOpenTraces > 0 else { throw ValidationError("--expiry and --max-open-traces are positive") }
         guard !(daemon && once) else { throw ValidationError("--daemon and --once exclude each other") }
+        guard !(noReconstruction && xTraceListen != nil) else { throw ValidationError("--xtrace-listen feeds the live reconstruction: it excludes --no-reconstruction") }
     }
 
     func run() throws {
@@ -75,6 +80,7 @@ struct Collect: ParsableCommand {
         StopSignal.install()
 
         let live = try noReconstruction ? nil : LiveReconstruction(model: model, expiry: expiry, maxOpenTraces: maxOpenTraces)
+        let xTrace = try xTraceListen.map { port in try live!.serveXTrace(port: port, model: model, expiry: expiry, maxOpenTraces: maxOpenTraces) }
         var options = HostCollector.Options()
         options.sharedMemoryDirectory = shmDirectory
         options.namePrefix = segmentPrefix
@@ -115,6 +121,7 @@ struct Collect: ParsableCommand {
         collector.shutdown()
         for event in collector.takeEvents() { status.event(event.description) }
         let totals = collector.currentTotals()
+        xTrace?.stop()
         live?.finish()
         status.finish(totals, live: live)
         if once {
@@ -237,11 +244,84 @@ final class LiveReconstruction {
     func finish() {
         tracer.finish(labels: &labels) { item, labels in reconstruction.accept(item, labels: labels, now: monotonicNanos()) }
         _ = reconstruction.finish(labels: labels)
+        verdicts?.flush()
     }
 
-    var openTraces: Int { reconstruction.statistics.open }
+    /// Starts a thread that takes X-Trace text reports over TCP on 127.0.0.1:`port` into a
+    /// reconstruction of its own (its labels are its own stream's), classified against the same
+    /// model, its verdicts printed and counted with the Spoor reports'.
+    func serveXTrace(port: UInt16, model: String?, expiry: Double, maxOpenTraces: Int) throws -> XTraceService {
+        var configuration = ReconstructionConfiguration()
+        configuration.expiryNanos = UInt64(expiry * 1e9)
+        configuration.maxOpenTraces = maxOpenTraces
+        let analysis: AnalysisMode = try model.map { .detect(try loadModel($0)) } ?? .assemble
+        let counter = self.counter, verdicts = self.verdicts
+        let reconstruction = try Reconstruction(configuration: configuration, analysis: analysis) { outcome in
+            let anomaly = outcome.verdict?.isAnomaly == true
+            counter.lock.withLock {
+                counter.traces += 1
+                if anomaly { counter.anomalies += 1 }
+            }
+            verdicts?.take(outcome)
+        }
+        let service = XTraceService(reconstruction: reconstruction)
+        try service.start(port: port)
+        xTrace = service
+        return service
+    }
+
+    private var xTrace: XTraceService?
+
+    var openTraces: Int { reconstruction.statistics.open + (xTrace?.openTraces ?? 0) }
     var anomalies: Int { counter.lock.withLock { counter.anomalies } }
     var traces: Int { counter.lock.withLock { counter.traces } }
+}
+
+/// The collector's X-Trace input: a thread running the TCP listener into its reconstruction until
+/// `stop` (or SIGTERM/SIGINT); what has arrived by then is still taken.
+final class XTraceService: @unchecked Sendable {
+    private let reconstruction: Reconstruction
+    private let stopping = Atomic<Bool>(false)
+    private let open = Atomic<Int>(0)
+    private var thread: OSThread?
+
+    init(reconstruction: Reconstruction) { self.reconstruction = reconstruction }
+
+    var openTraces: Int { open.load(ordering: .relaxed) }
+
+    func start(port: UInt16) throws {
+        let reconstruction = self.reconstruction
+        let started = OSThread.start(name: "spoor-xtrace") { [self] in
+            var labels = LabelTable()
+            let control = LiveControl(
+                stop: { StopSignal.isRequested || self.stopping.load(ordering: .relaxed) },
+                listening: { warn("collect: listening for X-Trace reports on \($0)") },
+                idle: { labels in
+                    reconstruction.expire(labels: labels, now: monotonicNanos())
+                    self.open.store(reconstruction.statistics.open, ordering: .relaxed)
+                })
+            do {
+                try TraceInput.xTraceListen(XTraceEndpoint(port: port)).read(
+                    labels: &labels, issue: { warn($0.description) }, control: control
+                ) { item, labels in reconstruction.accept(item, labels: labels, now: monotonicNanos()) }
+            } catch {
+                warn("collect: X-Trace input: \(error)")
+            }
+            _ = reconstruction.finish(labels: labels)
+            self.open.store(0, ordering: .relaxed)
+        }
+        switch started {
+        case .success(let thread): self.thread = thread
+        case .failure(let error): throw CleanExit.message("spoor collect: cannot start the X-Trace thread: \(error)")
+        }
+    }
+
+    /// Ends the listener (after taking what has arrived) and waits for its traces' verdicts.
+    func stop() {
+        stopping.store(true, ordering: .relaxed)
+        thread?.join()
+        thread = nil
+    }
 }
 
 /// The collector's status line: on standard error (rewritten in place on a terminal) or in a

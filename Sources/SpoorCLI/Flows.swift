@@ -339,6 +339,11 @@ final class VerdictSink: @unchecked Sendable {
         out.endLine()
     }
 
+    /// Writes out the lines still buffered (a caller that prints no summary).
+    func flush() {
+        lock.withLock { out.flush() }
+    }
+
     func finish(statistics: ReconstructionStatistics, model: FlowModel?, truth: [UInt64: Bool], malformed: Int) {
         lock.lock()
         defer { lock.unlock() }

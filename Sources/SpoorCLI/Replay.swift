@@ -43,6 +43,9 @@ struct Replay: ParsableCommand {
     @Flag(help: "Measure each trace's report-to-verdict latency (costs a table update per item).")
     var latency = false
 
+    @Option(help: ArgumentHelp("Send the traces as X-Trace text reports over TCP to HOST:PORT (spoor collect --xtrace-listen, or any X-Trace collector) at --rate reports/s, instead of reconstructing them here.", valueName: "host:port"))
+    var send: String?
+
     @Flag(help: "Replay the items in the order the inputs hold them (TraceBench: every event, then every edge), with no end markers: traces then close on expiry.")
     var asRead = false
 
@@ -60,6 +63,10 @@ struct Replay: ParsableCommand {
                 warn(error.description)
                 throw ExitCode.failure
             }
+        }
+        if let send {
+            try sendXTrace(items, labels: labels, to: send)
+            return
         }
         if !asRead { items = TraceItem.timeOrdered(items) }
         let analysis: AnalysisMode
@@ -186,6 +193,125 @@ struct Replay: ParsableCommand {
         out.json.endObject()
         out.endLine()
         out.flush()
+    }
+}
+
+extension Replay {
+    /// Assembles each trace of `items`, then sends them --multiply times (fresh trace ids per
+    /// copy), in order of their first event, as X-Trace text over one TCP connection, paced at
+    /// --rate reports per second, with the progress bar; prints one JSON line.
+    func sendXTrace(_ items: [TraceItem], labels: LabelTable, to destination: String) throws {
+        var byTrace: [UInt64: (nodes: [TraceNode], edges: [(from: UInt64, to: UInt64)], first: UInt64)] = [:]
+        var order: [UInt64] = []
+        for item in items {
+            let trace = item.trace
+            if byTrace[trace] == nil {
+                byTrace[trace] = ([], [], .max)
+                order.append(trace)
+            }
+            switch item {
+            case .node(let node):
+                byTrace[trace]!.nodes.append(node)
+                byTrace[trace]!.first = min(byTrace[trace]!.first, node.end != 0 ? node.end : node.start)
+            case .edge(_, let from, let to): byTrace[trace]!.edges.append((from, to))
+            case .end: break
+            }
+        }
+        var assembler = TraceAssembler()
+        var graphs: [TraceGraph] = []
+        for trace in order.sorted(by: { (byTrace[$0]!.first, $0) < (byTrace[$1]!.first, $1) }) {
+            var (nodes, edges, _) = byTrace[trace]!
+            graphs.append(assembler.assemble(trace: trace, nodes: &nodes, edges: &edges, closure: .complete))
+        }
+        let descriptor = try connectTCP(destination)
+        defer { close(descriptor) }
+        let reportsPerCopy = graphs.reduce(0) { $0 + $1.nodes.count }
+        var bar = ProgressBar(total: reportsPerCopy * multiply, enabled: progress || isatty(2) == 1)
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 17)
+        var sent = 0, bytes = 0, traces = 0
+        let start = monotonicNanos()
+        for copy in 0..<multiply {
+            let salt = copy == 0 ? 0 : SignatureHash.mix(UInt64(copy))
+            for graph in graphs {
+                sent += XTraceWriter.append(graph, trace: graph.trace ^ salt, labels: labels, to: &buffer)
+                traces += 1
+                if buffer.count >= 1 << 16 {
+                    try writeAll(descriptor, buffer, to: destination)
+                    bytes += buffer.count
+                    buffer.removeAll(keepingCapacity: true)
+                    var now = monotonicNanos()
+                    if rate > 0 {
+                        let due = start &+ UInt64(Double(sent) / rate * 1e9)
+                        if due > now {
+                            var pause = timespec(tv_sec: Int((due - now) / 1_000_000_000), tv_nsec: Int((due - now) % 1_000_000_000))
+                            nanosleep(&pause, nil)
+                            now = monotonicNanos()
+                        }
+                    }
+                    bar.update(done: sent, now: now)
+                }
+            }
+        }
+        try writeAll(descriptor, buffer, to: destination)
+        bytes += buffer.count
+        bar.finish(done: sent, now: monotonicNanos())
+        let seconds = Double(monotonicNanos() - start) / 1e9
+        var out = StandardOutput()
+        out.json.beginObject()
+        out.json.string("bench", "replay_send")
+        out.json.string("to", destination)
+        out.json.number("multiply", multiply)
+        out.json.number("traces", traces)
+        out.json.number("reports", sent)
+        out.json.number("bytes", bytes)
+        out.json.key("seconds")
+        out.json.bytes.append(contentsOf: "\((seconds * 1000).rounded() / 1000)".utf8)
+        out.json.number("reports_per_second", Int(Double(sent) / max(seconds, 1e-9)))
+        out.json.key("rate")
+        out.json.bytes.append(contentsOf: (rate == 0 ? "null" : "\(rate)").utf8)
+        out.json.endObject()
+        out.endLine()
+        out.flush()
+    }
+
+    private func connectTCP(_ destination: String) throws -> Int32 {
+        guard let colon = destination.lastIndex(of: ":"), let port = UInt16(destination[destination.index(after: colon)...]) else {
+            warn("--send takes HOST:PORT, not '\(destination)'")
+            throw ExitCode.failure
+        }
+        var host = String(destination[..<colon])
+        if host == "localhost" { host = "127.0.0.1" }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+            warn("--send: '\(host)' is not an IPv4 address")
+            throw ExitCode.failure
+        }
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard descriptor >= 0, connected == 0 else {
+            warn("cannot connect to \(destination): \(errnoText(errno))")
+            if descriptor >= 0 { close(descriptor) }
+            throw ExitCode.failure
+        }
+        return descriptor
+    }
+
+    private func writeAll(_ descriptor: Int32, _ bytes: [UInt8], to destination: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { Glibc.send(descriptor, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            if written < 0 && errno == EINTR { continue }
+            guard written > 0 else {
+                warn("sending to \(destination) failed: \(errnoText(errno))")
+                throw ExitCode.failure
+            }
+            offset += written
+        }
     }
 }
 

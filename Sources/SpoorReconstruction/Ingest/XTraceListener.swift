@@ -44,7 +44,8 @@ public struct LiveControl {
 /// Accepts X-Trace text reports over TCP on 127.0.0.1 (the Altair paper's collectors receive
 /// them the same way): any number of concurrent connections, each a stream of reports parsed line
 /// by line by its own `XTraceParser` (errors name the connection and the line), in one thread
-/// with poll(2). A connection's last report is emitted when it closes.
+/// with poll(2). A connection's last report is emitted when it closes. Asked to stop, it still
+/// takes what has arrived: the connections waiting to be accepted and the bytes buffered.
 struct XTraceListener {
     let endpoint: XTraceEndpoint
 
@@ -118,6 +119,24 @@ struct XTraceListener {
                 }
             }
             control.idle(labels)
+        }
+        // Asked to stop: what already arrived is not lost. Accept the connections waiting, read
+        // what every connection has buffered (without waiting for more), then end them.
+        var waiting = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
+        while poll(&waiting, 1, 0) > 0 && waiting[0].revents & Int16(POLLIN) != 0 {
+            let client = accept(listener, nil, nil)
+            guard client >= 0 else { break }
+            accepted += 1
+            connections.append(Connection(descriptor: client, parser: XTraceParser(source: "tcp:127.0.0.1:\(port)#\(accepted)")))
+        }
+        for index in connections.indices {
+            var ready = [pollfd(fd: connections[index].descriptor, events: Int16(POLLIN), revents: 0)]
+            while poll(&ready, 1, 0) > 0 {
+                let got = buffer.withUnsafeMutableBytes { read(connections[index].descriptor, $0.baseAddress, $0.count) }
+                guard got > 0 else { break }
+                connections[index].pending += buffer[0..<got]
+                processLines(&connections[index], final: false, labels: &labels, issue: issue, item: item)
+            }
         }
         while !connections.isEmpty { finish(connections.count - 1, labels: &labels) }
     }
