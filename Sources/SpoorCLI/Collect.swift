@@ -193,9 +193,13 @@ final class LiveReconstruction {
             analysis = .assemble
             verdicts = nil
         }
-        let counter = self.counter
-        let verdicts = self.verdicts
-        reconstruction = try Reconstruction(configuration: configuration, analysis: analysis) { outcome in
+        reconstruction = try Reconstruction(
+            configuration: configuration, analysis: analysis, outcome: Self.outcomes(counter: counter, verdicts: verdicts))
+    }
+
+    /// What is done with every assembled trace: counted, and its verdict printed if anomalous.
+    private static func outcomes(counter: Counter, verdicts: VerdictSink?) -> @Sendable (TraceOutcome) -> Void {
+        { outcome in
             let anomaly = outcome.verdict?.isAnomaly == true
             counter.lock.withLock {
                 counter.traces += 1
@@ -255,15 +259,8 @@ final class LiveReconstruction {
         configuration.expiryNanos = UInt64(expiry * 1e9)
         configuration.maxOpenTraces = maxOpenTraces
         let analysis: AnalysisMode = try model.map { .detect(try loadModel($0)) } ?? .assemble
-        let counter = self.counter, verdicts = self.verdicts
-        let reconstruction = try Reconstruction(configuration: configuration, analysis: analysis) { outcome in
-            let anomaly = outcome.verdict?.isAnomaly == true
-            counter.lock.withLock {
-                counter.traces += 1
-                if anomaly { counter.anomalies += 1 }
-            }
-            verdicts?.take(outcome)
-        }
+        let reconstruction = try Reconstruction(
+            configuration: configuration, analysis: analysis, outcome: Self.outcomes(counter: counter, verdicts: verdicts))
         let service = XTraceService(reconstruction: reconstruction)
         try service.start(port: port)
         xTrace = service
