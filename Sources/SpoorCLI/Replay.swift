@@ -104,11 +104,16 @@ struct Replay: ParsableCommand {
         var events = 0
         var replayed = 0
         var lastExpiry = startWall
+        var batch: [TraceItem] = []
+        batch.reserveCapacity(1024)
         for copy in 0..<multiply {
             let salt = copy == 0 ? 0 : SignatureHash.mix(UInt64(copy))
             var now = monotonicNanos()
             for (position, item) in items.enumerated() {
                 if position & 1023 == 0 {
+                    // Items go in batches of 1024 (one call each), then the pacing and the clock.
+                    reconstruction.accept(contentsOf: batch, labels: labels, now: now)
+                    batch.removeAll(keepingCapacity: true)
                     now = monotonicNanos()
                     if rate > 0 {
                         // On schedule: events so far at --rate; sleep off any lead.
@@ -144,8 +149,10 @@ struct Replay: ParsableCommand {
                     let arrival = monotonicNanos()
                     counter.lock.withLock { counter.lastArrival[trace] = arrival }
                 }
-                reconstruction.accept(fresh, labels: labels, now: now)
+                batch.append(fresh)
             }
+            reconstruction.accept(contentsOf: batch, labels: labels, now: now)
+            batch.removeAll(keepingCapacity: true)
             replayed += items.count
             if rate == 0 { reconstruction.expire(labels: labels, now: monotonicNanos()) }
         }

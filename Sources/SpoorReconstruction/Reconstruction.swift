@@ -134,6 +134,26 @@ public final class Reconstruction: @unchecked Sendable {
         }
     }
 
+    /// Accepts `items`, all arrived at `now`, with the labels they refer to: `accept` for each,
+    /// with the per-call work (the partition's access, the outcome closure) done once.
+    public func accept<Items: Collection<TraceItem>>(contentsOf items: Items, labels: LabelTable, now: UInt64) {
+        guard workers.isEmpty else {
+            for item in items { accept(item, labels: labels, now: now) }
+            return
+        }
+        Self.acceptAll(items, labels: labels, now: now, partition: &partition, analyzer: &analyzer, outcome: outcome)
+    }
+
+    /// The batch loop, on the partition and analyzer in place (one exclusive access each).
+    private static func acceptAll<Items: Collection<TraceItem>>(
+        _ items: Items, labels: LabelTable, now: UInt64, partition: inout TracePartition, analyzer: inout TraceAnalyzer,
+        outcome: @Sendable (TraceOutcome) -> Void
+    ) {
+        for item in items {
+            partition.accept(item, now: now) { graph in outcome(analyzer.analyze(graph, labels: labels)) }
+        }
+    }
+
     /// Closes the traces that expired by `now` (and hands the workers what is batched).
     public func expire(labels: LabelTable, now: UInt64) {
         if workers.isEmpty {

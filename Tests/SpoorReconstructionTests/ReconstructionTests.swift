@@ -208,19 +208,26 @@ func shuffled<T>(_ values: [T], seed: UInt64) -> [T] {
             var signatures: [UInt64: UInt64] = [:]
         }
         var results: [[UInt64: UInt64]] = []
-        for workers in [0, 2] {
+        // One item a call, on the caller's thread and on two workers; and in batches of 100.
+        for (workers, batched) in [(0, false), (2, false), (0, true), (2, true)] {
             var configuration = ReconstructionConfiguration()
             configuration.workers = workers
             let box = Box()
             let reconstruction = try Reconstruction(configuration: configuration) { outcome in
                 box.lock.withLock { box.signatures[outcome.graph.trace] = outcome.signature.exact }
             }
-            for item in items { reconstruction.accept(item, labels: labels, now: 1) }
+            if batched {
+                for start in stride(from: 0, to: items.count, by: 100) {
+                    reconstruction.accept(contentsOf: items[start..<min(start + 100, items.count)], labels: labels, now: 1)
+                }
+            } else {
+                for item in items { reconstruction.accept(item, labels: labels, now: 1) }
+            }
             let (statistics, _) = reconstruction.finish(labels: labels)
             #expect(statistics.assembled == 500 && statistics.fractured == 0)
             results.append(box.signatures)
         }
-        #expect(results[0] == results[1] && results[0].count == 500)
+        #expect(results.allSatisfy { $0 == results[0] } && results[0].count == 500)
         #expect(Set(results[0].values).count == 1)
     }
 }
