@@ -4,6 +4,7 @@ import Glibc
 import Musl
 #endif
 import SpoorLog
+import SpoorReconstruction
 import SpoorSupport
 
 /// Draws DOT text with Graphviz's `dot` (Debian package graphviz): the one place the tool runs it.
@@ -12,7 +13,7 @@ enum Graphviz {
     /// inlined in HTML). Goes through temporary files: a large graph would fill a pipe in both
     /// directions. Throws a `LogError` saying how to install Graphviz if `dot` is missing.
     static func svg(_ text: String) throws -> String {
-        let directory = (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp")
+        let directory = temporaryRoot()
         var template = Array((directory + "/spoor-graph-XXXXXX").utf8CString)
         guard template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) != nil else {
             throw LogError("cannot create a temporary directory in \(directory): \(errnoText(errno))")
@@ -24,7 +25,7 @@ enum Graphviz {
             unlink(output)
             rmdir(scratch)
         }
-        try writeWhole(input, Array(text.utf8))
+        try writeFile(input, Array(text.utf8))
         var child: pid_t = 0
         let arguments = ["dot", "-Tsvg", input, "-o", output]
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
@@ -38,30 +39,19 @@ enum Graphviz {
         var result: Int32 = 0
         while waitpid(child, &result, 0) == -1 && errno == EINTR {}
         guard result & 0x7f == 0, (result >> 8) & 0xff == 0 else { throw LogError("dot failed (wait status \(result))") }
-        var svg = String(decoding: try readWhole(output), as: UTF8.self)
+        let drawn: [UInt8]
+        do {
+            drawn = try TextFile.bytes(output)
+        } catch {
+            throw LogError("dot wrote no SVG: \(error)")
+        }
+        var svg = String(decoding: drawn, as: UTF8.self)
         if let start = svg.range(of: "<svg") { svg = String(svg[start.lowerBound...]) }
         return svg
     }
+}
 
-    private static func writeWhole(_ path: String, _ bytes: [UInt8]) throws {
-        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw LogError("cannot create \(path): \(errnoText(errno))") }
-        defer { close(descriptor) }
-        writeFully(descriptor: descriptor, bytes)
-    }
-
-    private static func readWhole(_ path: String) throws -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw LogError("dot wrote no \(path): \(errnoText(errno))") }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while true {
-            let got = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-            if got < 0 && errno == EINTR { continue }
-            guard got > 0 else { break }
-            bytes += chunk[0..<got]
-        }
-        return bytes
-    }
+/// The directory for temporary files: TMPDIR, else /tmp.
+func temporaryRoot() -> String {
+    getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp"
 }

@@ -4,9 +4,9 @@ import Glibc
 import Musl
 #endif
 import ArgumentParser
-import CSpoor
 import SpoorLineage
 import SpoorLog
+import SpoorRuntime
 import SpoorSupport
 
 /// Where the index of a selection of runs lives, by default: in the directory given, a hidden
@@ -27,7 +27,7 @@ func openIndex(_ log: LogSelection, path explicit: String?) throws -> (LineageIn
     var path = explicit ?? defaultIndexPath(log)
     var cleanup: String?
     if explicit == nil && access(log.directory, W_OK) != 0 {
-        path = (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp") + "/spoor-lineage-\(getpid()).index"
+        path = temporaryRoot() + "/spoor-lineage-\(getpid()).index"
         cleanup = path
     }
     let started = monotonicNanos()
@@ -141,12 +141,11 @@ struct Lineage: ParsableCommand {
     }
 
     static func parseID(_ text: String) -> UInt64? {
-        var digits = Substring(text)
-        if digits.hasPrefix("00-") && digits.count == Int(SPOOR_CONTEXT_STRING_LEN) {
-            digits = digits.dropFirst(3).prefix(16)
-        } else if digits.hasPrefix("0x") || digits.hasPrefix("0X") {
-            digits = digits.dropFirst(2)
+        if let context = text.withCString({ ContextCodec.decode($0, length: text.utf8.count) }) {
+            return context.id == 0 ? nil : context.id
         }
+        var digits = Substring(text)
+        if digits.hasPrefix("0x") || digits.hasPrefix("0X") { digits = digits.dropFirst(2) }
         guard !digits.isEmpty, digits.count <= 16, let value = UInt64(digits, radix: 16), value != 0 else { return nil }
         return value
     }

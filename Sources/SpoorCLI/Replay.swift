@@ -104,6 +104,7 @@ struct Replay: ParsableCommand {
         var events = 0
         var replayed = 0
         var lastExpiry = startWall
+        let pacer = Pacer(rate: rate, start: startWall)
         var batch: [TraceItem] = []
         batch.reserveCapacity(1024)
         for copy in 0..<multiply {
@@ -114,16 +115,7 @@ struct Replay: ParsableCommand {
                     // Items go in batches of 1024 (one call each), then the pacing and the clock.
                     reconstruction.accept(contentsOf: batch, labels: labels, now: now)
                     batch.removeAll(keepingCapacity: true)
-                    now = monotonicNanos()
-                    if rate > 0 {
-                        // On schedule: events so far at --rate; sleep off any lead.
-                        let due = startWall &+ UInt64(Double(events) / rate * 1e9)
-                        if due > now {
-                            var pause = timespec(tv_sec: Int((due - now) / 1_000_000_000), tv_nsec: Int((due - now) % 1_000_000_000))
-                            nanosleep(&pause, nil)
-                            now = monotonicNanos()
-                        }
-                    }
+                    now = pacer.keep(done: events)
                     if now &- lastExpiry > 100_000_000 {
                         reconstruction.expire(labels: labels, now: now)
                         lastExpiry = now
@@ -238,6 +230,7 @@ extension Replay {
         buffer.reserveCapacity(1 << 17)
         var sent = 0, bytes = 0, traces = 0
         let start = monotonicNanos()
+        let pacer = Pacer(rate: rate, start: start)
         for copy in 0..<multiply {
             let salt = copy == 0 ? 0 : SignatureHash.mix(UInt64(copy))
             for graph in graphs {
@@ -247,16 +240,7 @@ extension Replay {
                     try writeAll(descriptor, buffer, to: destination)
                     bytes += buffer.count
                     buffer.removeAll(keepingCapacity: true)
-                    var now = monotonicNanos()
-                    if rate > 0 {
-                        let due = start &+ UInt64(Double(sent) / rate * 1e9)
-                        if due > now {
-                            var pause = timespec(tv_sec: Int((due - now) / 1_000_000_000), tv_nsec: Int((due - now) % 1_000_000_000))
-                            nanosleep(&pause, nil)
-                            now = monotonicNanos()
-                        }
-                    }
-                    bar.update(done: sent, now: now)
+                    bar.update(done: sent, now: pacer.keep(done: sent))
                 }
             }
         }
@@ -327,6 +311,23 @@ func cpuNanos() -> UInt64 {
     var now = timespec()
     clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now)
     return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+}
+
+/// Holds a replay to `rate` items per second from `start` (0: flat out).
+struct Pacer {
+    let rate: Double
+    let start: UInt64
+
+    /// Sleeps off any lead of `done` items over the schedule; returns the time after.
+    func keep(done: Int) -> UInt64 {
+        let now = monotonicNanos()
+        guard rate > 0 else { return now }
+        let due = start &+ UInt64(Double(done) / rate * 1e9)
+        guard due > now else { return now }
+        var pause = timespec(tv_sec: Int((due - now) / 1_000_000_000), tv_nsec: Int((due - now) % 1_000_000_000))
+        nanosleep(&pause, nil)
+        return monotonicNanos()
+    }
 }
 
 /// A progress bar on standard error, redrawn at most five times a second:

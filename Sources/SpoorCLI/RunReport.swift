@@ -207,8 +207,6 @@ struct HTMLPage {
         return out
     }
 
-    static func duration(_ nanos: UInt64) -> String { formatDuration(nanos) }
-
     mutating func write(
         findings: ReportFindings, model: FlowModel, statistics: ReconstructionStatistics, malformed: Int,
         inputs: [String], truth: [UInt64: Bool], operators: [OperatorRuntime], operatorsFromLog: Bool
@@ -261,8 +259,8 @@ struct HTMLPage {
             endToEnd.finish()
             text += "<div class=\"flow\" id=\"flow-\(hex64(flow.signature))\"><h3>Flow <code>\(hex64(flow.signature))</code></h3>\n"
             text += "<p>\(flow.count) traces learnt, \(findings.tracesPerFlow[flow.signature, default: 0]) classified into it; \(flow.variants.count) exact variant\(flow.variants.count == 1 ? "" : "s"); \(flow.steps.count) steps; example trace <code>\(hex64(flow.example))</code> (\(flow.exampleEvents) events).</p>\n"
-            text += "<p>End to end: p50 \(Self.duration(endToEnd.quantile(0.5))), p99 \(Self.duration(endToEnd.quantile(0.99))), max \(Self.duration(endToEnd.maximum))"
-            if let threshold = flow.endToEndThreshold { text += ", timing threshold \(Self.duration(threshold))" }
+            text += "<p>End to end: p50 \(formatDuration(endToEnd.quantile(0.5))), p99 \(formatDuration(endToEnd.quantile(0.99))), max \(formatDuration(endToEnd.maximum))"
+            if let threshold = flow.endToEndThreshold { text += ", timing threshold \(formatDuration(threshold))" }
             text += "</p>\n"
             text += Self.histogram(endToEnd.sample, threshold: flow.endToEndThreshold)
             text += "<div class=\"picture\">" + (try Graphviz.svg(Self.flowDOT(flow, model: model))) + "</div></div>\n"
@@ -300,7 +298,7 @@ struct HTMLPage {
             var latency = entry.latency
             latency.finish()
             let measured = latency.count > 0
-            func cell(_ value: UInt64) -> String { measured ? Self.duration(value) : "" }
+            func cell(_ value: UInt64) -> String { measured ? formatDuration(value) : "" }
             let share = total == 0 ? 0 : Double(entry.total) / Double(total) * 100
             text += "<tr><td>\(e(entry.name))</td><td class=\"n\">\(entry.events)</td><td class=\"n\">\(cell(latency.quantile(0.5)))</td><td class=\"n\">\(cell(latency.quantile(0.99)))</td><td class=\"n\">\(cell(latency.maximum))</td><td class=\"n\">\(cell(entry.total))</td><td class=\"n\">\((share * 10).rounded() / 10)%</td></tr>\n"
         }
@@ -326,7 +324,7 @@ struct HTMLPage {
             var label = ""
             if var profile = latency[edge], profile.count > 0 {
                 profile.finish()
-                label = "p50 \(duration(profile.quantile(0.5)))\np99 \(duration(profile.quantile(0.99)))"
+                label = "p50 \(formatDuration(profile.quantile(0.5)))\np99 \(formatDuration(profile.quantile(0.99)))"
             }
             let from = edge.parent == 0 ? "root" : hex64(edge.parent)
             out += "  \"\(from)\" -> \"\(hex64(edge.child))\" [label=\(dotQuoted(label))];\n"
@@ -344,7 +342,7 @@ struct HTMLPage {
         for i in graph.nodes.indices {
             let node = graph.nodes[i]
             let hash = labels.hash(node.label)
-            var attributes = "label=\(dotQuoted(labels.name(node.label) + "\n" + duration(graph.latency(of: i, parentEnds: parentEnds))))"
+            var attributes = "label=\(dotQuoted(labels.name(node.label) + "\n" + formatDuration(graph.latency(of: i, parentEnds: parentEnds))))"
             if added.contains(hash) || slow.contains(hash) { attributes += ", color=\"#c0392b\", fontcolor=\"#c0392b\", penwidth=2" }
             out += "  n\(i) [\(attributes)];\n"
         }
@@ -373,8 +371,8 @@ struct HTMLPage {
             let position = format(min(x(threshold), width))
             svg += "<line x1=\"\(position)\" y1=\"0\" x2=\"\(position)\" y2=\"\(Int(height))\" stroke=\"#c0392b\" stroke-width=\"2\"/>"
         }
-        svg += "<text x=\"0\" y=\"\(Int(height) + 15)\" font-size=\"11\">\(duration(sample.min() ?? 0))</text>"
-        svg += "<text x=\"\(Int(width) - 60)\" y=\"\(Int(height) + 15)\" font-size=\"11\">\(duration(largest))</text>"
+        svg += "<text x=\"0\" y=\"\(Int(height) + 15)\" font-size=\"11\">\(formatDuration(sample.min() ?? 0))</text>"
+        svg += "<text x=\"\(Int(width) - 60)\" y=\"\(Int(height) + 15)\" font-size=\"11\">\(formatDuration(largest))</text>"
         return svg + "</svg>\n"
     }
 

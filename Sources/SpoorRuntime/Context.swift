@@ -3,7 +3,7 @@ import CSpoor
 /// Context propagation: a record id and its sampling flag as a short string
 /// (`00-<16 hex id>-<2 hex flags>`) or as 10 bytes (version 0, flags, id big-endian), so that
 /// lineage continues across processes and languages.
-enum ContextCodec {
+package enum ContextCodec {
     static let stringLength = Int(SPOOR_CONTEXT_STRING_LEN)
     static let byteLength = Int(SPOOR_CONTEXT_BYTES_LEN)
 
@@ -37,7 +37,8 @@ enum ContextCodec {
         }
     }
 
-    static func decode(_ text: UnsafePointer<CChar>, length: Int) -> (id: UInt64, flags: UInt32)? {
+    /// The id and flags of a context string (`spoor_context_decode`), nil if it is not one.
+    package static func decode(_ text: UnsafePointer<CChar>, length: Int) -> (id: UInt64, flags: UInt32)? {
         guard length == stringLength, text[0] == 0x30, text[1] == 0x30, text[2] == 0x2d,
               text[19] == 0x2d
         else { return nil }

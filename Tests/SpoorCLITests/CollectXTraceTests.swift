@@ -5,13 +5,6 @@ import Testing
 import Glibc
 #endif
 
-/// The TraceBench folders committed under data/tracebench.
-private func traceBench() -> String {
-    var path = #filePath
-    for _ in 0..<3 { path = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]) }
-    return path + "/data/tracebench"
-}
-
 @Suite("spoor collect with X-Trace over TCP")
 struct CollectXTraceTests {
     @Test("spoor replay --send into spoor collect --xtrace-listen: the collector flags what spoor flows detect flags")

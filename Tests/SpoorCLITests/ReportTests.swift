@@ -2,13 +2,6 @@ import Foundation
 import SpoorLog
 import Testing
 
-/// The TraceBench folders committed under data/tracebench.
-private func traceBench() -> String {
-    var path = #filePath
-    for _ in 0..<3 { path = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]) }
-    return path + "/data/tracebench"
-}
-
 /// Checks that `html` needs nothing from outside the file: no scripts, style sheets, images or
 /// frames loaded from anywhere, and every in-page link has its target.
 private func expectSelfContained(_ html: String) {

@@ -15,6 +15,13 @@ func temporaryDirectory() -> String {
     }
 }
 
+/// The TraceBench folders committed under data/tracebench.
+func traceBench() -> String {
+    var path = #filePath
+    for _ in 0..<3 { path = String(path[..<(path.lastIndex(of: "/") ?? path.endIndex)]) }
+    return path + "/data/tracebench"
+}
+
 /// `report` in ring slots, as the producer lays it out.
 func encodeSlots(_ report: Report) -> [UInt8] { ReportLayout.slots(of: report) }
 

@@ -147,7 +147,9 @@ struct XTraceListener {
         item: (TraceItem, LabelTable) -> Void
     ) {
         var start = 0
+        // Taken out, so that keeping the unfinished line copies only that line.
         let bytes = connection.pending
+        connection.pending = []
         for index in bytes.indices where bytes[index] == 0x0a {
             var end = index
             if end > start && bytes[end - 1] == 0x0d { end -= 1 }
@@ -160,6 +162,6 @@ struct XTraceListener {
             connection.parser.feed(line: String(decoding: bytes[start...], as: UTF8.self)[...], labels: &labels, issue: issue, item: item)
             start = bytes.count
         }
-        connection.pending.removeFirst(start)
+        connection.pending = Array(bytes[start...])
     }
 }
