@@ -69,6 +69,27 @@ struct TraceAnalyzer: Sendable {
     }
 }
 
+/// The analysis as a partition's sink: analyses each trace and hands the outcome on.
+struct AnalysisSink: TraceGraphSink {
+    var analyzer: TraceAnalyzer
+    let labels: LabelTable
+    let outcome: @Sendable (TraceOutcome) -> Void
+
+    mutating func take(_ graph: TraceGraph) { outcome(analyzer.analyze(graph, labels: labels)) }
+
+    /// Runs `body` with a sink that holds `analyzer` (moved in and back, never copied: a copy
+    /// would make the model's storage shared and the next learning step copy it).
+    static func with(
+        _ analyzer: inout TraceAnalyzer, labels: LabelTable, outcome: @escaping @Sendable (TraceOutcome) -> Void,
+        _ body: (inout AnalysisSink) -> Void
+    ) {
+        var sink = AnalysisSink(analyzer: TraceAnalyzer(mode: .assemble), labels: labels, outcome: outcome)
+        swap(&sink.analyzer, &analyzer)
+        body(&sink)
+        swap(&sink.analyzer, &analyzer)
+    }
+}
+
 /// The streaming reconstruction: items in, assembled and analysed traces out, partitioned by
 /// trace across worker threads.
 ///
@@ -120,8 +141,8 @@ public final class Reconstruction: @unchecked Sendable {
     /// keeps: the expiry window is measured on it), with the labels its node refers to.
     public func accept(_ item: TraceItem, labels: LabelTable, now: UInt64) {
         if workers.isEmpty {
-            let outcome = self.outcome
-            partition.accept(item, now: now) { graph in outcome(self.analyzer.analyze(graph, labels: labels)) }
+            Self.acceptAll(CollectionOfOne(item), labels: labels, now: now, partition: &partition, analyzer: &analyzer,
+                           outcome: outcome)
             return
         }
         let target = Int(SignatureHash.mix(item.trace) % UInt64(workers.count))
@@ -147,10 +168,10 @@ public final class Reconstruction: @unchecked Sendable {
     /// The batch loop, on the partition and analyzer in place (one exclusive access each).
     private static func acceptAll<Items: Collection<TraceItem>>(
         _ items: Items, labels: LabelTable, now: UInt64, partition: inout TracePartition, analyzer: inout TraceAnalyzer,
-        outcome: @Sendable (TraceOutcome) -> Void
+        outcome: @escaping @Sendable (TraceOutcome) -> Void
     ) {
-        for item in items {
-            partition.accept(item, now: now) { graph in outcome(analyzer.analyze(graph, labels: labels)) }
+        AnalysisSink.with(&analyzer, labels: labels, outcome: outcome) { sink in
+            for item in items { partition.accept(item, now: now, into: &sink) }
         }
     }
 
@@ -283,8 +304,8 @@ final class ReconstructionWorker: @unchecked Sendable {
             let outcome = self.outcome
             switch work {
             case .items(let items, let labels, let now):
-                for item in items {
-                    partition.accept(item, now: now) { graph in outcome(self.analyzer.analyze(graph, labels: labels)) }
+                AnalysisSink.with(&analyzer, labels: labels, outcome: outcome) { sink in
+                    for item in items { partition.accept(item, now: now, into: &sink) }
                 }
             case .expire(let labels, let now):
                 partition.expire(now: now) { graph in outcome(self.analyzer.analyze(graph, labels: labels)) }

@@ -58,9 +58,13 @@ public struct TraceSignature: Sendable, Hashable {
 
 /// Reusable buffers for computing signatures (one per worker).
 public struct SignatureScratch: Sendable {
-    private var order: [Int32] = []
     private var pending: [Int32] = []
     private var values: [UInt64] = []
+    private var remaining: [Int32] = []
+    private var parentStart: [Int32] = []
+    private var fill: [Int32] = []
+    private var parents: [Int32] = []
+    private var exact: [UInt64] = []
 
     /// Empty buffers.
     public init() {}
@@ -68,42 +72,46 @@ public struct SignatureScratch: Sendable {
     /// The signatures of `graph`.
     public mutating func signature(_ graph: TraceGraph, labels: LabelTable) -> TraceSignature {
         let count = graph.nodes.count
+        let childStart = graph.childStart, children = graph.children
         // A reverse topological order: Kahn's algorithm on the children counts, from the leaves.
-        order.removeAll(keepingCapacity: true)
         pending.removeAll(keepingCapacity: true)
-        pending.reserveCapacity(count)
-        var remaining = [Int32](repeating: 0, count: count)
-        for i in 0..<count {
-            remaining[i] = graph.childStart[i + 1] - graph.childStart[i]
-        }
+        remaining.removeAll(keepingCapacity: true)
+        parentStart.removeAll(keepingCapacity: true)
+        for i in 0..<count { remaining.append(childStart[i + 1] - childStart[i]) }
         // parents of each node, to walk upward
-        var parentStart = [Int32](repeating: 0, count: count + 1)
-        for c in graph.children { parentStart[Int(c) + 1] += 1 }
+        parentStart.append(contentsOf: repeatElement(0, count: count + 1))
+        for c in children { parentStart[Int(c) + 1] += 1 }
         for i in 0..<count { parentStart[i + 1] += parentStart[i] }
-        var fill = parentStart
-        var parents = [Int32](repeating: 0, count: graph.children.count)
+        fill.removeAll(keepingCapacity: true)
+        fill.append(contentsOf: parentStart)
+        parents.removeAll(keepingCapacity: true)
+        parents.append(contentsOf: repeatElement(0, count: children.count))
         for i in 0..<count {
-            for c in graph.children(of: i) {
-                parents[Int(fill[Int(c)])] = Int32(i)
-                fill[Int(c)] += 1
+            for k in Int(childStart[i]) ..< Int(childStart[i + 1]) {
+                let c = Int(children[k])
+                parents[Int(fill[c])] = Int32(i)
+                fill[c] += 1
             }
         }
         for i in 0..<count where remaining[i] == 0 { pending.append(Int32(i)) }
-        var exact = [UInt64](repeating: 0, count: count)
+        exact.removeAll(keepingCapacity: true)
+        exact.append(contentsOf: repeatElement(0, count: count))
         var collapsed = [UInt64](repeating: 0, count: count)
         while let node = pending.popLast() {
             let n = Int(node)
             let label = labels.hash(graph.nodes[n].label)
+            let first = Int(childStart[n]), last = Int(childStart[n + 1])
             values.removeAll(keepingCapacity: true)
-            for c in graph.children(of: n) { values.append(exact[Int(c)]) }
+            for k in first ..< last { values.append(exact[Int(children[k])]) }
             values.sort()
             exact[n] = SignatureHash.combine(label, values[...])
             values.removeAll(keepingCapacity: true)
-            for c in graph.children(of: n) { values.append(collapsed[Int(c)]) }
+            for k in first ..< last { values.append(collapsed[Int(children[k])]) }
             collapsed[n] = SignatureHash.combine(label ^ 0x436f_6c6c_6170_7365, Self.uniqueSorted(&values))
-            for p in parents[Int(parentStart[n]) ..< Int(parentStart[n + 1])] {
-                remaining[Int(p)] -= 1
-                if remaining[Int(p)] == 0 { pending.append(p) }
+            for k in Int(parentStart[n]) ..< Int(parentStart[n + 1]) {
+                let p = Int(parents[k])
+                remaining[p] -= 1
+                if remaining[p] == 0 { pending.append(Int32(p)) }
             }
         }
         values.removeAll(keepingCapacity: true)

@@ -47,38 +47,56 @@ public struct ReconstructionStatistics: Sendable, Hashable {
     }
 }
 
+/// Where a partition hands each trace it closes: the analysis, or a caller's closure. A generic
+/// sink passed `inout` is specialised into the partition's loop, so that what it holds (the
+/// label table, the model) is not retained and released around every item, as a closure's
+/// captures are.
+public protocol TraceGraphSink {
+    /// Takes one assembled trace.
+    mutating func take(_ graph: TraceGraph)
+}
+
+/// A sink that calls a closure.
+struct ClosureGraphSink: TraceGraphSink {
+    let body: (TraceGraph) -> Void
+    func take(_ graph: TraceGraph) { body(graph) }
+}
+
 /// The open traces of one partition, assembled when they complete, expire, are evicted at the
 /// cap or are flushed.
 ///
 /// Memory bound: at most `maxOpenTraces` traces are open, each holding the items that arrived for
 /// it (at most `maxItemsPerTrace`), and each trace stays open at most `expiryNanos` after its last
 /// item; a list of the most recently assembled trace ids of the same length as the cap tells a
-/// late item (counted in `reopened`) from a new trace. Open traces are kept in a doubly linked
+/// late item (counted in `reopened`) from a new trace. A slot keeps the buffers of the trace it
+/// last held if they held at most `retainedCapacity` items (so at most
+/// `peakOpen × 256` items, 14 KiB a slot, of spare capacity). Open traces are kept in a doubly linked
 /// list in order of last activity, so expiry and eviction take the least recently active first
 /// in constant time per trace.
 public struct TracePartition: Sendable {
-    struct Open: Sendable {
-        var trace: UInt64 = 0
-        var nodes: [TraceNode] = []
-        var edges: [(from: UInt64, to: UInt64)] = []
-        var lastActivity: UInt64 = 0
-        var previous: Int32 = -1
-        var next: Int32 = -1
-    }
+    // The open traces' slots, as parallel arrays: the activity list and the index touch only the
+    // plain arrays, so that moving a trace to the head of the list retains nothing.
+    private var traceOf: [UInt64] = []
+    private var lastActivity: [UInt64] = []
+    private var previous: [Int32] = []
+    private var next: [Int32] = []
+    private var nodes: [[TraceNode]] = []
+    private var edges: [[(from: UInt64, to: UInt64)]] = []
 
     /// The settings (the cap already divided between partitions).
     public let configuration: ReconstructionConfiguration
-    private var slots: [Open] = []
     private var index = IdTable()
     private var free: [Int32] = []
     /// Most recently active, least recently active.
     private var newest: Int32 = -1, oldest: Int32 = -1
     private var assembler = TraceAssembler()
-    private var recentlyClosed: Set<UInt64> = []
+    private var recentlyClosed = IdTable()
     private var closedOrder: [UInt64] = []
     private var closedNext = 0
     /// The counters.
     public private(set) var statistics = ReconstructionStatistics()
+    /// A closed trace's buffers up to this many items stay with its slot for reuse.
+    static let retainedCapacity = 256
 
     /// A partition with the given settings.
     public init(configuration: ReconstructionConfiguration) {
@@ -87,73 +105,101 @@ public struct TracePartition: Sendable {
 
     /// Accepts one item that arrived at `now`; calls `emit` with every trace it closes.
     public mutating func accept(_ item: TraceItem, now: UInt64, emit: (TraceGraph) -> Void) {
-        statistics.items += 1
-        let trace = item.trace
-        var slot = index[trace] ?? -1
-        if case .end = item {
-            if slot >= 0 { close(slot, .complete, emit: emit) }
-            return
-        }
-        if slot < 0 {
-            if statistics.open >= configuration.maxOpenTraces, oldest >= 0 { close(oldest, .evicted, emit: emit) }
-            if recentlyClosed.contains(trace) { statistics.reopened += 1 }
-            slot = allocate(trace)
-        } else {
-            unlink(slot)
-        }
-        // Activity times only grow along the list, even if callers' clocks step back.
-        slots[Int(slot)].lastActivity = newest >= 0 ? max(now, slots[Int(newest)].lastActivity) : now
-        pushNewest(slot)
-        switch item {
-        case .node(let node):
-            statistics.nodes += 1
-            slots[Int(slot)].nodes.append(node)
-        case .edge(_, let from, let to):
-            statistics.edges += 1
-            slots[Int(slot)].edges.append((from, to))
-        case .end:
-            break
-        }
-        if slots[Int(slot)].nodes.count + slots[Int(slot)].edges.count >= configuration.maxItemsPerTrace {
-            close(slot, .evicted, emit: emit)
+        withoutActuallyEscaping(emit) { body in
+            var sink = ClosureGraphSink(body: body)
+            accept(item, now: now, into: &sink)
         }
     }
 
     /// Closes every trace whose last item is older than the expiry window at `now`.
     public mutating func expire(now: UInt64, emit: (TraceGraph) -> Void) {
-        while oldest >= 0, now &- slots[Int(oldest)].lastActivity > configuration.expiryNanos,
-              now >= slots[Int(oldest)].lastActivity {
-            close(oldest, .expired, emit: emit)
+        withoutActuallyEscaping(emit) { body in
+            var sink = ClosureGraphSink(body: body)
+            expire(now: now, into: &sink)
         }
     }
 
     /// Closes every open trace (the stream ended).
     public mutating func flush(emit: (TraceGraph) -> Void) {
-        while oldest >= 0 { close(oldest, .flushed, emit: emit) }
+        withoutActuallyEscaping(emit) { body in
+            var sink = ClosureGraphSink(body: body)
+            flush(into: &sink)
+        }
+    }
+
+    /// Accepts one item that arrived at `now`; hands `sink` every trace it closes.
+    public mutating func accept<Sink: TraceGraphSink>(_ item: TraceItem, now: UInt64, into sink: inout Sink) {
+        statistics.items += 1
+        let trace = item.trace
+        var slot = index[trace] ?? -1
+        if case .end = item {
+            if slot >= 0 { close(slot, .complete, into: &sink) }
+            return
+        }
+        if slot < 0 {
+            if statistics.open >= configuration.maxOpenTraces, oldest >= 0 { close(oldest, .evicted, into: &sink) }
+            if recentlyClosed[trace] != nil { statistics.reopened += 1 }
+            slot = allocate(trace)
+        } else {
+            unlink(slot)
+        }
+        let s = Int(slot)
+        // Activity times only grow along the list, even if callers' clocks step back.
+        lastActivity[s] = newest >= 0 ? max(now, lastActivity[Int(newest)]) : now
+        pushNewest(slot)
+        switch item {
+        case .node(let node):
+            statistics.nodes += 1
+            nodes[s].append(node)
+        case .edge(_, let from, let to):
+            statistics.edges += 1
+            edges[s].append((from, to))
+        case .end:
+            break
+        }
+        if nodes[s].count + edges[s].count >= configuration.maxItemsPerTrace {
+            close(slot, .evicted, into: &sink)
+        }
+    }
+
+    /// Closes every trace whose last item is older than the expiry window at `now`; hands `sink`
+    /// each.
+    public mutating func expire<Sink: TraceGraphSink>(now: UInt64, into sink: inout Sink) {
+        while oldest >= 0, now &- lastActivity[Int(oldest)] > configuration.expiryNanos,
+              now >= lastActivity[Int(oldest)] {
+            close(oldest, .expired, into: &sink)
+        }
+    }
+
+    /// Closes every open trace (the stream ended); hands `sink` each.
+    public mutating func flush<Sink: TraceGraphSink>(into sink: inout Sink) {
+        while oldest >= 0 { close(oldest, .flushed, into: &sink) }
     }
 
     private mutating func allocate(_ trace: UInt64) -> Int32 {
         let slot: Int32
         if let reused = free.popLast() {
             slot = reused
+            traceOf[Int(slot)] = trace
         } else {
-            slot = Int32(slots.count)
-            slots.append(Open())
+            slot = Int32(traceOf.count)
+            traceOf.append(trace)
+            lastActivity.append(0)
+            previous.append(-1)
+            next.append(-1)
+            nodes.append([])
+            edges.append([])
         }
-        slots[Int(slot)].trace = trace
         index[trace] = slot
         statistics.open += 1
         statistics.peakOpen = max(statistics.peakOpen, statistics.open)
         return slot
     }
 
-    private mutating func close(_ slot: Int32, _ closure: TraceGraph.Closure, emit: (TraceGraph) -> Void) {
+    private mutating func close<Sink: TraceGraphSink>(_ slot: Int32, _ closure: TraceGraph.Closure, into sink: inout Sink) {
         unlink(slot)
-        let trace = slots[Int(slot)].trace
-        var nodes = slots[Int(slot)].nodes
-        var edges = slots[Int(slot)].edges
-        slots[Int(slot)].nodes = []
-        slots[Int(slot)].edges = []
+        let s = Int(slot)
+        let trace = traceOf[s]
         index[trace] = nil
         free.append(slot)
         statistics.open -= 1
@@ -164,10 +210,22 @@ public struct TracePartition: Sendable {
         case .evicted: statistics.evicted += 1
         case .flushed: statistics.flushed += 1
         }
-        guard !nodes.isEmpty else { return }
-        let graph = assembler.assemble(trace: trace, nodes: &nodes, edges: &edges, closure: closure)
+        guard !nodes[s].isEmpty else {
+            edges[s].removeAll(keepingCapacity: true)
+            return
+        }
+        // The slot's buffers are lent to the assembler and kept, emptied, for the slot's next
+        // trace unless they grew beyond `retainedCapacity` items.
+        var traceNodes = nodes[s], traceEdges = edges[s]
+        nodes[s] = []
+        edges[s] = []
+        let graph = assembler.assemble(trace: trace, nodes: &traceNodes, edges: &traceEdges, closure: closure)
+        traceNodes.removeAll(keepingCapacity: traceNodes.capacity <= Self.retainedCapacity)
+        traceEdges.removeAll(keepingCapacity: traceEdges.capacity <= Self.retainedCapacity)
+        nodes[s] = traceNodes
+        edges[s] = traceEdges
         if graph.isFractured { statistics.fractured += 1 }
-        emit(graph)
+        sink.take(graph)
     }
 
     private mutating func remember(_ trace: UInt64) {
@@ -175,27 +233,29 @@ public struct TracePartition: Sendable {
         if closedOrder.count < capacity {
             closedOrder.append(trace)
         } else {
-            recentlyClosed.remove(closedOrder[closedNext])
+            recentlyClosed[closedOrder[closedNext]] = nil
             closedOrder[closedNext] = trace
             closedNext = (closedNext + 1) % capacity
         }
-        recentlyClosed.insert(trace)
+        recentlyClosed[trace] = 0
     }
 
     private mutating func unlink(_ slot: Int32) {
-        let previous = slots[Int(slot)].previous, next = slots[Int(slot)].next
-        if previous >= 0 { slots[Int(previous)].next = next } else if newest == slot { newest = next }
-        if next >= 0 { slots[Int(next)].previous = previous } else if oldest == slot { oldest = previous }
-        slots[Int(slot)].previous = -1
-        slots[Int(slot)].next = -1
+        let s = Int(slot)
+        let before = previous[s], after = next[s]
+        if before >= 0 { next[Int(before)] = after } else if newest == slot { newest = after }
+        if after >= 0 { previous[Int(after)] = before } else if oldest == slot { oldest = before }
+        previous[s] = -1
+        next[s] = -1
     }
 
     private mutating func pushNewest(_ slot: Int32) {
-        slots[Int(slot)].next = -1
-        slots[Int(slot)].previous = -1
+        let s = Int(slot)
+        next[s] = -1
+        previous[s] = -1
         if newest >= 0 {
-            slots[Int(slot)].next = newest
-            slots[Int(newest)].previous = slot
+            next[s] = newest
+            previous[Int(newest)] = slot
         }
         newest = slot
         if oldest < 0 { oldest = slot }
@@ -209,11 +269,11 @@ public struct TracePartition: Sendable {
         var cursor = newest
         var previous: Int32 = -1
         while cursor >= 0 {
-            precondition(slots[Int(cursor)].previous == previous, "the activity list links both ways")
-            precondition(index[slots[Int(cursor)].trace] == cursor, "the index names each open trace's slot")
-            if previous >= 0 { precondition(slots[Int(previous)].lastActivity >= slots[Int(cursor)].lastActivity, "the list is in order of activity") }
+            precondition(self.previous[Int(cursor)] == previous, "the activity list links both ways")
+            precondition(index[traceOf[Int(cursor)]] == cursor, "the index names each open trace's slot")
+            if previous >= 0 { precondition(lastActivity[Int(previous)] >= lastActivity[Int(cursor)], "the list is in order of activity") }
             previous = cursor
-            cursor = slots[Int(cursor)].next
+            cursor = next[Int(cursor)]
             seen += 1
         }
         precondition(previous == oldest, "the list ends at the oldest")
