@@ -57,7 +57,7 @@ let package = Package(
         .executableTarget(
             name: "SpoorCLI",
             dependencies: [
-                "SpoorLog", "SpoorRuntime", "SpoorSupport", "SpoorReconstruction", "SpoorLineage",
+                "SpoorLog", "SpoorRuntime", "SpoorSupport", "SpoorReconstruction", "SpoorLineage", "SpoorSkew",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // jemalloc for the standalone executable only, never inside libspoor.so; and not in a
@@ -69,8 +69,11 @@ let package = Package(
         // Streaming trace reconstruction, signatures, representative flows and anomalies, and the
         // readers of X-Trace, TraceBench and Spoor's own reports.
         .target(name: "SpoorReconstruction", dependencies: ["SpoorLog", "SpoorSupport"]),
+        // Skew: heavy-hitter sketches of operators' keys, and hybrid partitioners built from them.
+        .target(name: "SpoorSkew", dependencies: ["SpoorLog"]),
         .executableTarget(name: "SpoorTestChild", dependencies: ["SpoorRuntime", "CSpoor"], path: "Tests/SpoorTestChild"),
         .testTarget(name: "SpoorLogTests", dependencies: ["SpoorLog", "CSpoor"]),
+        .testTarget(name: "SpoorSkewTests", dependencies: ["SpoorSkew", "SpoorLog", "SpoorSupport"]),
         .testTarget(name: "SpoorReconstructionTests", dependencies: ["SpoorReconstruction", "SpoorLog", "SpoorSupport"]),
         // Runs the built `spoor-cli` executable (the dependency makes the test build it).
         .testTarget(name: "SpoorCLITests", dependencies: ["SpoorCLI", "SpoorLog", "SpoorLineage", "SpoorSupport", "CSpoor"]),

@@ -1,3 +1,4 @@
+import Foundation
 import SpoorLog
 import SpoorSupport
 
@@ -143,6 +144,17 @@ struct JSONWriter {
     mutating func string(_ name: StaticString, _ value: String?) { key(name); string(value) }
     mutating func number<T: BinaryInteger>(_ name: StaticString, _ value: T?) { key(name); number(value) }
     mutating func bool(_ name: StaticString, _ value: Bool) { key(name); bool(value) }
+    mutating func double(_ name: StaticString, _ value: Double?) { key(name); double(value) }
+
+    /// Writes a finite number with up to `digits` significant digits, or `null` (also for NaN
+    /// and infinities, which JSON cannot hold).
+    mutating func double(_ value: Double?, digits: Int = 6) {
+        guard let value, value.isFinite else { return null() }
+        separate()
+        var text = String(format: "%.\(digits)g", value)
+        if text.hasPrefix(".") { text = "0" + text }
+        bytes.append(contentsOf: text.utf8)
+    }
     mutating func hex(_ name: StaticString, _ value: UInt64?) { key(name); hex(value) }
 }
 

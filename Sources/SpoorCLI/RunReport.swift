@@ -82,32 +82,16 @@ extension RunReport {
         var table: [String: OperatorRuntime] = [:]
         for path in paths {
             for run in try LogRoot.runs(at: path) {
-                var names: [ProcessKey: [UInt32: OperatorRecord]] = [:]
-                var process: ProcessKey?
-                try LogReader(directory: run.directory).read(issues: { warn("\($0)") }) { entry in
-                    switch entry {
-                    case .segment(let header):
-                        process = ProcessKey(header.identity)
-                    case .operators(let list):
-                        guard let process else { return }
-                        for op in list { names[process, default: [:]][op.id] = op }
-                    case .reports(_, _, _, let reports):
-                        guard let process else { return }
-                        for report in reports where report.kind == .checkpoint || report.kind == .entry {
-                            let op = names[process]?[report.op]
-                            let name = op.map { $0.callSite.isEmpty ? $0.name : "\($0.name) (\($0.callSite))" } ?? "op\(report.op)"
-                            var entry = table[name] ?? OperatorRuntime(name: name)
-                            entry.events += 1
-                            if report.kind == .checkpoint, report.startNanos != 0, report.endNanos >= report.startNanos {
-                                let duration = report.endNanos - report.startNanos
-                                entry.latency.record(duration)
-                                entry.total &+= duration
-                            }
-                            table[name] = entry
-                        }
-                    default:
-                        break
+                try readNamedReports(run) { report, name in
+                    guard report.kind == .checkpoint || report.kind == .entry else { return }
+                    var entry = table[name] ?? OperatorRuntime(name: name)
+                    entry.events += 1
+                    if report.kind == .checkpoint, report.startNanos != 0, report.endNanos >= report.startNanos {
+                        let duration = report.endNanos - report.startNanos
+                        entry.latency.record(duration)
+                        entry.total &+= duration
                     }
+                    table[name] = entry
                 }
             }
         }

@@ -31,7 +31,7 @@ struct SpoorCommand: ParsableCommand {
             describe the fields, docs/log-format.md in full. Errors go to standard error as \
             'spoor: ...' with exit status 1; a wrong command line exits with status 64.
             """,
-        subcommands: [Dump.self, Stats.self, Recover.self, Collect.self, Index.self, Lineage.self, Flows.self, RunReport.self, Replay.self])
+        subcommands: [Dump.self, Stats.self, Recover.self, Collect.self, Index.self, Lineage.self, Flows.self, RunReport.self, Replay.self, Skew.self])
 }
 
 /// Buffered standard output (print per line would dominate a large dump).
