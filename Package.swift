@@ -70,7 +70,7 @@ let package = Package(
         // readers of X-Trace, TraceBench and Spoor's own reports.
         .target(name: "SpoorReconstruction", dependencies: ["SpoorLog", "SpoorSupport"]),
         // Skew: heavy-hitter sketches of operators' keys, and hybrid partitioners built from them.
-        .target(name: "SpoorSkew", dependencies: ["SpoorLog"]),
+        .target(name: "SpoorSkew", dependencies: ["SpoorLog", "SpoorSupport"]),
         .executableTarget(name: "SpoorTestChild", dependencies: ["SpoorRuntime", "CSpoor"], path: "Tests/SpoorTestChild"),
         .testTarget(name: "SpoorLogTests", dependencies: ["SpoorLog", "CSpoor"]),
         .testTarget(name: "SpoorSkewTests", dependencies: ["SpoorSkew", "SpoorLog", "SpoorSupport"]),

@@ -178,8 +178,7 @@ public final class Reconstruction: @unchecked Sendable {
     /// Closes the traces that expired by `now` (and hands the workers what is batched).
     public func expire(labels: LabelTable, now: UInt64) {
         if workers.isEmpty {
-            let outcome = self.outcome
-            partition.expire(now: now) { graph in outcome(self.analyzer.analyze(graph, labels: labels)) }
+            AnalysisSink.with(&analyzer, labels: labels, outcome: outcome) { partition.expire(now: now, into: &$0) }
             return
         }
         for (number, worker) in workers.enumerated() {
@@ -195,8 +194,7 @@ public final class Reconstruction: @unchecked Sendable {
     /// merged learnt models of every worker when learning).
     public func finish(labels: LabelTable) -> (statistics: ReconstructionStatistics, model: FlowModel?) {
         if workers.isEmpty {
-            let outcome = self.outcome
-            partition.flush { graph in outcome(self.analyzer.analyze(graph, labels: labels)) }
+            AnalysisSink.with(&analyzer, labels: labels, outcome: outcome) { partition.flush(into: &$0) }
             return (partition.statistics, analyzer.model)
         }
         var total = ReconstructionStatistics()
@@ -308,9 +306,9 @@ final class ReconstructionWorker: @unchecked Sendable {
                     for item in items { partition.accept(item, now: now, into: &sink) }
                 }
             case .expire(let labels, let now):
-                partition.expire(now: now) { graph in outcome(self.analyzer.analyze(graph, labels: labels)) }
+                AnalysisSink.with(&analyzer, labels: labels, outcome: outcome) { partition.expire(now: now, into: &$0) }
             case .flush(let labels):
-                partition.flush { graph in outcome(self.analyzer.analyze(graph, labels: labels)) }
+                AnalysisSink.with(&analyzer, labels: labels, outcome: outcome) { partition.flush(into: &$0) }
             }
             condition.mutex.lock()
             published = partition.statistics

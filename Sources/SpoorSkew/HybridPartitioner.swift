@@ -1,3 +1,7 @@
+#if !SPOOR_SINGLE_MODULE
+import SpoorSupport
+#endif
+
 /// A partitioning function for a keyed exchange: heavy keys placed on chosen partitions, every
 /// other key hashed (the hybrid partitioning of Gedik, "Partitioning functions for stateful
 /// data parallelism in stream processing", VLDB J. 2014). Keys are named by their key hash, the
@@ -48,12 +52,9 @@ public struct HybridPartitioner: Sendable, Hashable {
 
     /// A uniform value in [0, 1) from a key hash and a salt: one splitmix64 step from state
     /// `keyHash ^ salt`, top 53 bits.
-    @inlinable public static func unit(_ keyHash: UInt64, salt: UInt64) -> Double {
-        var z = (keyHash ^ salt) &+ 0x9e37_79b9_7f4a_7c15
-        z = (z ^ (z >> 30)) &* 0xbf58_476d_1ce4_e5b9
-        z = (z ^ (z >> 27)) &* 0x94d0_49bb_1331_11eb
-        z ^= z >> 31
-        return Double(z >> 11) * 0x1p-53
+    public static func unit(_ keyHash: UInt64, salt: UInt64) -> Double {
+        var state = keyHash ^ salt
+        return Double(splitMix64(&state) >> 11) * 0x1p-53
     }
 
     /// The salts of the two uniform draws: whether a hashed key stays, and where it spills.
@@ -209,8 +210,7 @@ public enum PartitionPlanner {
         var state: UInt64 = 0x6d69_6772_6174_65
         let probes = 65_536
         for _ in 0..<probes {
-            state &+= 0x9e37_79b9_7f4a_7c15
-            let key = state &* 0xbf58_476d_1ce4_e5b9
+            let key = splitMix64(&state)
             if explicit[key] == nil && before.explicit[key] == nil && before.partition(key) != partitioner.partition(key) { moved += 1 }
         }
         migrated += tail * Double(moved) / Double(probes)

@@ -1,4 +1,7 @@
 import Foundation
+#if !SPOOR_SINGLE_MODULE
+import SpoorSupport
+#endif
 
 /// A partitioner saved as JSON (`spoor skew -o FILE`), for an engine to load. Key hashes are 16
 /// hex digits (JSON numbers lose 64-bit precision in many readers). The format:
@@ -66,7 +69,7 @@ public enum PartitionerFile {
             format: "spoor-partitioner", version: 1, operator: name, partitions: plan.partitioner.partitions,
             hash: hashName,
             keys: plan.heavy.map {
-                Key(key_hash: hex($0.key), partition: $0.partition, share: $0.share, error_share: $0.errorShare,
+                Key(key_hash: hex64($0.key), partition: $0.partition, share: $0.share, error_share: $0.errorShare,
                     salts: $0.salts, value: values[$0.key])
             },
             keep: plan.partitioner.keep, spill: plan.partitioner.spill,
@@ -111,10 +114,5 @@ public enum PartitionerFile {
             salts[hash] = max(1, key.salts ?? 1)
         }
         return (HybridPartitioner(partitions: file.partitions, explicit: explicit, keep: file.keep, spill: file.spill), salts)
-    }
-
-    static func hex(_ value: UInt64) -> String {
-        let digits = String(value, radix: 16)
-        return String(repeating: "0", count: 16 - digits.count) + digits
     }
 }
