@@ -47,7 +47,10 @@ let package = Package(
         // Helpers of the core's Swift modules: one home for locks, threads, errno, hex.
         .target(name: "SpoorSupport", dependencies: ["CSpoor"]),
         .target(name: "SpoorLog", dependencies: ["CSpoor", "SpoorSupport"]),
-        .target(name: "SpoorRuntime", dependencies: ["SpoorABI", "CSpoor", "CSpoorState", "SpoorLog", "SpoorSupport"]),
+        // Hybrid partitioners (heavy keys placed, the rest hashed) compiled into flat tables, and
+        // the decoder of their JSON files: what spoor_partitioner_* in libspoor.so run.
+        .target(name: "SpoorPartitioning", dependencies: ["SpoorSupport"]),
+        .target(name: "SpoorRuntime", dependencies: ["SpoorABI", "CSpoor", "CSpoorState", "SpoorLog", "SpoorSupport", "SpoorPartitioning"]),
         .target(
             name: "SpoorLibrary",
             dependencies: ["SpoorRuntime"],
@@ -57,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "SpoorCLI",
             dependencies: [
-                "SpoorLog", "SpoorRuntime", "SpoorSupport", "SpoorReconstruction", "SpoorLineage", "SpoorSkew",
+                "SpoorLog", "SpoorRuntime", "SpoorSupport", "SpoorReconstruction", "SpoorLineage", "SpoorSkew", "SpoorPartitioning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // jemalloc for the standalone executable only, never inside libspoor.so; and not in a
@@ -70,10 +73,10 @@ let package = Package(
         // readers of X-Trace, TraceBench and Spoor's own reports.
         .target(name: "SpoorReconstruction", dependencies: ["SpoorLog", "SpoorSupport"]),
         // Skew: heavy-hitter sketches of operators' keys, and hybrid partitioners built from them.
-        .target(name: "SpoorSkew", dependencies: ["SpoorLog", "SpoorSupport"]),
+        .target(name: "SpoorSkew", dependencies: ["SpoorLog", "SpoorSupport", "SpoorPartitioning"]),
         .executableTarget(name: "SpoorTestChild", dependencies: ["SpoorRuntime", "CSpoor"], path: "Tests/SpoorTestChild"),
         .testTarget(name: "SpoorLogTests", dependencies: ["SpoorLog", "CSpoor"]),
-        .testTarget(name: "SpoorSkewTests", dependencies: ["SpoorSkew", "SpoorLog", "SpoorSupport"]),
+        .testTarget(name: "SpoorSkewTests", dependencies: ["SpoorSkew", "SpoorPartitioning", "SpoorLog", "SpoorSupport"]),
         .testTarget(name: "SpoorReconstructionTests", dependencies: ["SpoorReconstruction", "SpoorLog", "SpoorSupport"]),
         // Runs the built `spoor-cli` executable (the dependency makes the test build it).
         .testTarget(name: "SpoorCLITests", dependencies: ["SpoorCLI", "SpoorLog", "SpoorLineage", "SpoorSupport", "CSpoor"]),

@@ -109,7 +109,7 @@ extern "C" {
 #define SPOOR_E_TOO_MANY_OPERATORS (-10)
 /** An output buffer is smaller than the documented size. */
 #define SPOOR_E_BUFFER_TOO_SMALL (-11)
-/** A context string or byte sequence is malformed. */
+/** A context string or byte sequence, or a partitioner file, is malformed. */
 #define SPOOR_E_PARSE (-12)
 /** The log directory could not be created or written. */
 #define SPOOR_E_IO (-13)
@@ -825,6 +825,67 @@ static inline uint64_t spoor_hash_u64(uint64_t value) {
  *  key_hash ^ 0x9e3779b97f4a7c15 (probability >= 1: always; <= 0 or NaN: never). The same answer
  *  in every process and language. Thread-safe, works without spoor_init. */
 int spoor_key_sampled(uint64_t key_hash, double probability);
+
+/* ============================================================================================
+ * Partitioners: heavy keys placed, the rest hashed
+ * ========================================================================================== */
+
+/** A partitioner loaded from a partitioner file (`spoor skew -o FILE`, format "spoor-partitioner"
+ *  version 1, described in docs/skew.md): heavy keys placed on chosen partitions, every other key
+ *  hashed onto its plain hash partition or, for a hash-chosen part of the keys of partitions the
+ *  heavy keys load, spilled onto the lighter ones. Keys are named by their key hash
+ *  (spoor_hash_bytes of the key's canonical bytes), so every engine that loads the same file
+ *  routes every key the same way. Opaque; immutable once loaded. */
+typedef struct spoor_partitioner spoor_partitioner;
+
+/** The most partitions a partitioner may have. */
+#define SPOOR_MAX_PARTITIONS (1 << 20)
+
+/**
+ * Parses and validates the partitioner file in `json[0..len)` and stores a new partitioner in
+ * *out (unchanged on failure). The caller owns it and releases it with spoor_partitioner_free.
+ * The bytes are not retained. Unknown members are ignored; everything a loader reads is
+ * checked (types, 16-hex-digit key hashes, each listed once, partitions in
+ * 1..SPOOR_MAX_PARTITIONS, placements and salts in range, keep and spill of one number per
+ * partition).
+ * Errors: SPOOR_E_INVALID_ARGUMENT (json NULL with len > 0, or out NULL); SPOOR_E_PARSE (not a
+ * valid partitioner file: spoor_error_detail() says what and where); SPOOR_E_NO_MEMORY.
+ * Thread-safe; works without spoor_init; not async-signal-safe (it allocates).
+ */
+int spoor_partitioner_load(const void *SPOOR_NULLABLE json, size_t len,
+                           spoor_partitioner *SPOOR_NULLABLE *SPOOR_NULLABLE out);
+
+/** Releases a partitioner. NULL is ignored. No other call may use `partitioner` concurrently
+ *  with or after this one (an engine that swaps partitioners while running frees the old one
+ *  once no thread can still be routing through it). */
+void spoor_partitioner_free(spoor_partitioner *SPOOR_NULLABLE partitioner);
+
+/** The number of partitions (>= 1), or SPOOR_E_INVALID_ARGUMENT for NULL or a pointer that is
+ *  not a live partitioner (a freed one is recognised in most cases, not all). */
+int spoor_partitioner_partitions(const spoor_partitioner *SPOOR_NULLABLE partitioner);
+
+/**
+ * The partition in [0, partitions) of the key with hash `key_hash`, or SPOOR_E_INVALID_ARGUMENT
+ * as spoor_partitioner_partitions. A placed key goes to its partition; any other key to
+ * p = ((key_hash * 0x9e3779b97f4a7c15) mod 2^64 >> 17) mod partitions (SpoorDataflow's hash
+ * partitioning), or, if the file moves part of p's keys, to the partition its spill draw picks.
+ * Deterministic: the same file and key give the same partition in every process and language.
+ * The per-record call of a shuffle: no lock, no allocation, no system call (a table probe and,
+ * for spilled keys, a binary search over the partitions). Thread-safe, reentrant and
+ * async-signal-safe.
+ */
+int spoor_partitioner_partition(const spoor_partitioner *SPOOR_NULLABLE partitioner, uint64_t key_hash);
+
+/** How many partitions a join or a combinable aggregation should spread the records of the key
+ *  with hash `key_hash` over (salting: the key's records take a salt in [0, salts), the other
+ *  side's records with that key are copied once per salt): the file's salts for a placed key, 1
+ *  for any other. SPOOR_E_INVALID_ARGUMENT as spoor_partitioner_partitions. Thread-safe,
+ *  reentrant and async-signal-safe. */
+int spoor_partitioner_salts(const spoor_partitioner *SPOOR_NULLABLE partitioner, uint64_t key_hash);
+
+/** The number of keys the partitioner places (>= 0), or SPOOR_E_INVALID_ARGUMENT as
+ *  spoor_partitioner_partitions. Thread-safe. */
+int spoor_partitioner_keys(const spoor_partitioner *SPOOR_NULLABLE partitioner);
 
 /* ============================================================================================
  * Statistics

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import SpoorLog
 import SpoorSkew
+import SpoorPartitioning
 import SpoorSupport
 
 struct Skew: ParsableCommand {

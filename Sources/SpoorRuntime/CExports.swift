@@ -6,6 +6,7 @@ import Musl
 import CSpoor
 import SpoorSupport
 import SpoorLog
+import SpoorPartitioning
 
 // The C ABI of include/spoor.h. `@c @implementation` makes the compiler check every signature
 // against the header. None of these functions may trap: every pointer is checked, every size
@@ -577,6 +578,78 @@ public func spoor_hash_bytes(_ data: UnsafeRawPointer?, _ length: Int) -> UInt64
 public func spoor_key_sampled(_ keyHash: UInt64, _ probability: Double) -> Int32 {
     if probability >= 1 { return 1 }
     return spoor__mix64(keyHash) < keyThreshold(probability) ? 1 : 0
+}
+
+// MARK: - Partitioners
+
+/// A caller's partitioner pointer as a table, or nil (and the thread's error detail set) for NULL
+/// or a pointer without the table's magic word.
+@inline(__always)
+private func partitionerTable(_ partitioner: OpaquePointer?) -> UnsafeRawPointer? {
+    guard let partitioner else {
+        fail(Status.invalidArgument, "partitioner is NULL")
+        return nil
+    }
+    let table = UnsafeRawPointer(partitioner)
+    guard PartitionerTable.isValid(table) else {
+        fail(Status.invalidArgument, "not a live spoor_partitioner (freed, or never loaded)")
+        return nil
+    }
+    return table
+}
+
+@c @implementation
+public func spoor_partitioner_load(_ json: UnsafeRawPointer?, _ length: Int, _ out: UnsafeMutablePointer<OpaquePointer?>?) -> Int32 {
+    guard let out else { return fail(Status.invalidArgument, "out is NULL") }
+    let size = cSize(length)
+    guard size <= UInt(PartitionerDescription.maximumBytes) else {
+        return fail(Status.parse, "partitioner file: larger than \(PartitionerDescription.maximumBytes) bytes")
+    }
+    guard json != nil || size == 0 else { return fail(Status.invalidArgument, "json is NULL with len \(size)") }
+    let bytes = UnsafeBufferPointer(start: json?.assumingMemoryBound(to: UInt8.self), count: Int(size))
+    let description: PartitionerDescription
+    do {
+        description = try PartitionerDescription.decode(bytes)
+    } catch {
+        return fail(Status.parse, "partitioner file: \(error.description)")
+    }
+    guard let table = PartitionerTable.make(
+        partitions: description.partitions,
+        explicit: description.keys.map { (key: $0.keyHash, partition: $0.partition, salts: $0.salts) },
+        keep: description.keep, spill: description.spill)
+    else { return fail(Status.noMemory, "no memory for a partitioner of \(description.partitions) partitions") }
+    out.pointee = OpaquePointer(table)
+    return Status.ok
+}
+
+@c @implementation
+public func spoor_partitioner_free(_ partitioner: OpaquePointer?) {
+    guard let partitioner else { return }
+    PartitionerTable.free(UnsafeMutableRawPointer(partitioner))
+}
+
+@c @implementation
+public func spoor_partitioner_partitions(_ partitioner: OpaquePointer?) -> Int32 {
+    guard let table = partitionerTable(partitioner) else { return Status.invalidArgument }
+    return Int32(PartitionerTable.partitions(table))
+}
+
+@c @implementation
+public func spoor_partitioner_partition(_ partitioner: OpaquePointer?, _ keyHash: UInt64) -> Int32 {
+    guard let table = partitionerTable(partitioner) else { return Status.invalidArgument }
+    return Int32(truncatingIfNeeded: PartitionerTable.partition(table, keyHash))
+}
+
+@c @implementation
+public func spoor_partitioner_salts(_ partitioner: OpaquePointer?, _ keyHash: UInt64) -> Int32 {
+    guard let table = partitionerTable(partitioner) else { return Status.invalidArgument }
+    return Int32(truncatingIfNeeded: PartitionerTable.salts(table, keyHash))
+}
+
+@c @implementation
+public func spoor_partitioner_keys(_ partitioner: OpaquePointer?) -> Int32 {
+    guard let table = partitionerTable(partitioner) else { return Status.invalidArgument }
+    return Int32(truncatingIfNeeded: PartitionerTable.keyCount(table))
 }
 
 // MARK: - Statistics

@@ -36,7 +36,7 @@ enum Status {
         case reportTooLarge: "report larger than a quarter of a ring (raise ring_slots)"
         case tooManyOperators: "operator table full (SPOOR_MAX_OPERATORS)"
         case bufferTooSmall: "output buffer too small"
-        case parse: "malformed context"
+        case parse: "malformed input (a context, or a partitioner file)"
         case io: "log directory could not be created or written"
         case timeout: "timed out"
         case noMemory: "out of memory"

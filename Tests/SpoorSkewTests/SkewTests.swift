@@ -1,6 +1,7 @@
 import Foundation
 import SpoorLog
 import SpoorSkew
+import SpoorPartitioning
 import SpoorSupport
 import Testing
 
@@ -178,6 +179,14 @@ func plantedStream(heavy: [(key: UInt64, share: Double)], tailKeys: Int, total: 
         }
         #expect(disagree == 0)
         #expect(salts[0xdead_beef_0000_0001] == plan.heavy.first { $0.key == 0xdead_beef_0000_0001 }!.salts)
+        for heavy in plan.heavy {
+            #expect(loaded.salts(heavy.key) == heavy.salts && plan.partitioner.salts(heavy.key) == heavy.salts)
+        }
+        // The file as libspoor.so's loader reads it: the same keys, placements and values.
+        let description = try PartitionerDescription.decode([UInt8](data))
+        #expect(description.operatorName == "split" && description.partitions == 8)
+        #expect(Set(description.keys.map(\.keyHash)) == Set(plan.heavy.map(\.key)))
+        #expect(description.keys.first { $0.keyHash == 42 }?.value == "the")
         for bad in [
             #"{"format":"spoor-flow-model","version":1,"partitions":2,"hash":"spoor-mix17","keys":[]}"#,
             #"{"format":"spoor-partitioner","version":2,"partitions":2,"hash":"spoor-mix17","keys":[]}"#,

@@ -23,7 +23,7 @@ read -r -a spoor_flags <<<"$(pkg-config --cflags --libs spoor)"
 cc="${CC:-gcc}"
 cflags=(-std=c11 -Wall -Wextra -Werror -O1 -g)
 san=(-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
-sources=("$here/test_api.c" "$here/test_trace.c" "$here/test_fork.c" "$here/util.c")
+sources=("$here/test_api.c" "$here/test_trace.c" "$here/test_fork.c" "$here/test_partitioner.c" "$here/util.c")
 
 status=0
 

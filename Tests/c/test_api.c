@@ -1290,6 +1290,7 @@ int main(void) {
         {"strerror", test_strerror},
         {"hash", test_hash},
         {"key_sampled", test_key_sampled},
+        {"partitioner", test_partitioner},
         {"context", test_context},
         {"init_errors", test_init_errors},
         {"env", test_env},

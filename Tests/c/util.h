@@ -69,6 +69,7 @@ void test_lifecycle(void);
 void test_bad_arguments(void);
 void test_sampling_config(void);
 void test_folds_offline(void);
+void test_partitioner(void);
 
 void test_lineage_and_dump(void);
 void test_untracked(void);

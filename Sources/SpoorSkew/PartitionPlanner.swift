@@ -1,89 +1,7 @@
 #if !SPOOR_SINGLE_MODULE
+import SpoorPartitioning
 import SpoorSupport
 #endif
-
-/// A partitioning function for a keyed exchange: heavy keys placed on chosen partitions, every
-/// other key hashed (the hybrid partitioning of Gedik, "Partitioning functions for stateful
-/// data parallelism in stream processing", VLDB J. 2014). Keys are named by their key hash, the
-/// value reports carry (`spoor_hash_bytes` of the key's bytes), so a placement computed from a
-/// trace names the same keys in the running job.
-public struct HybridPartitioner: Sendable, Hashable {
-    /// Partitions (parallel instances of the receiving stage), at least 1.
-    public let partitions: Int
-    /// Explicitly placed keys: key hash to partition in `0..<partitions`.
-    public let explicit: [UInt64: Int]
-    /// For each partition, the fraction of the hashed keys that plain hashing puts there which
-    /// stay (1 everywhere: plain hashing).
-    public let keep: [Double]
-    /// Where the hashed keys that do not stay go: each partition's share of them (all 0 when
-    /// every key stays).
-    public let spill: [Double]
-    private let spillEnds: [Double]
-
-    /// A partitioner over `partitions` placing `explicit` keys (entries outside `0..<partitions`
-    /// are dropped) and hashing the rest; `keep` and `spill` (one entry per partition; missing
-    /// or invalid: plain hashing) move part of the hashed keys off partitions that the placed
-    /// keys load.
-    public init(partitions: Int, explicit: [UInt64: Int] = [:], keep: [Double]? = nil, spill: [Double]? = nil) {
-        let count = max(1, partitions)
-        self.partitions = count
-        self.explicit = explicit.filter { $0.value >= 0 && $0.value < count }
-        let k = (keep ?? []).map { $0.isFinite ? min(max($0, 0), 1) : 1 }
-        let w = (spill ?? []).map { $0.isFinite ? max($0, 0) : 0 }
-        let spillTotal = w.reduce(0, +)
-        if k.count == count, w.count == count, spillTotal > 0 {
-            self.keep = k
-            self.spill = w.map { $0 / spillTotal }
-        } else {
-            self.keep = [Double](repeating: 1, count: count)
-            self.spill = [Double](repeating: 0, count: count)
-        }
-        var running = 0.0
-        spillEnds = self.spill.map { running += $0; return running }
-    }
-
-    /// Plain hash partitioning of a key hash, the default of SpoorDataflow's exchanges (its
-    /// `HashPartitioner`): the hash spread by a multiplicative mix (FNV's low bits are weak),
-    /// bits 17 and up, modulo `partitions`.
-    @inlinable public static func hashPartition(_ keyHash: UInt64, partitions: Int) -> Int {
-        guard partitions > 1 else { return 0 }
-        return Int(truncatingIfNeeded: ((keyHash &* 0x9e37_79b9_7f4a_7c15) >> 17) % UInt64(partitions))
-    }
-
-    /// A uniform value in [0, 1) from a key hash and a salt: one splitmix64 step from state
-    /// `keyHash ^ salt`, top 53 bits.
-    public static func unit(_ keyHash: UInt64, salt: UInt64) -> Double {
-        var state = keyHash ^ salt
-        return Double(splitMix64(&state) >> 11) * 0x1p-53
-    }
-
-    /// The salts of the two uniform draws: whether a hashed key stays, and where it spills.
-    public static let staySalt: UInt64 = 0x7374_6179, spillSalt: UInt64 = 0x7370_696c
-
-    /// The partition of a key: its explicit placement; else its plain hash partition `p` if
-    /// `unit(key, staySalt) < keep[p]`; else the partition whose slice of [0, 1), in order and
-    /// `spill[q]` wide, holds `unit(key, spillSalt)`.
-    public func partition(_ keyHash: UInt64) -> Int {
-        if let placed = explicit[keyHash] { return placed }
-        let hashed = Self.hashPartition(keyHash, partitions: partitions)
-        if keep[hashed] >= 1 || Self.unit(keyHash, salt: Self.staySalt) < keep[hashed] { return hashed }
-        let point = Self.unit(keyHash, salt: Self.spillSalt)
-        var low = 0, high = partitions - 1
-        while low < high {
-            let middle = (low + high) / 2
-            if point < spillEnds[middle] { high = middle } else { low = middle + 1 }
-        }
-        return spill[low] > 0 ? low : (spill.lastIndex { $0 > 0 } ?? hashed)
-    }
-
-    /// Each partition's share of the hashed keys' records, for hashed keys spread evenly by
-    /// plain hashing with `tail` of the records in all.
-    func tailLoads(_ tail: Double) -> [Double] {
-        let even = tail / Double(partitions)
-        let spilled = keep.reduce(0) { $0 + even * (1 - $1) }
-        return keep.indices.map { even * keep[$0] + spilled * spill[$0] }
-    }
-}
 
 /// One heavy key of a plan.
 public struct HeavyKey: Sendable, Hashable {
@@ -178,7 +96,7 @@ public enum PartitionPlanner {
             heavyLoad[place] += share
             explicit[c.key] = place
             heavy.append(HeavyKey(key: c.key, share: share, errorShare: c.error / total, partition: place,
-                                  previousPartition: was, salts: max(1, Int((share / target).rounded(.up)))))
+                                  previousPartition: was, salts: min(count, max(1, Int((share / target).rounded(.up))))))
         }
         // Water-filling: the level M with sum of max(0, M - heavy_p) = tail.
         let sorted = heavyLoad.sorted()
@@ -195,7 +113,9 @@ public enum PartitionPlanner {
         let desired = heavyLoad.map { max(0, level - $0) }
         let keep = desired.map { even > 0 ? min(1, $0 / even) : 1 }
         let spill = desired.map { max(0, $0 - even) }
-        let partitioner = HybridPartitioner(partitions: count, explicit: explicit, keep: keep, spill: spill)
+        let partitioner = HybridPartitioner(
+            partitions: count, explicit: explicit, keep: keep, spill: spill,
+            salts: Dictionary(uniqueKeysWithValues: heavy.map { ($0.key, $0.salts) }))
         func loads(_ p: HybridPartitioner) -> [Double] {
             var result = p.tailLoads(tail)
             for c in heavyCounters { result[p.partition(c.key)] += c.estimate / total }
