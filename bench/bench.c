@@ -111,7 +111,14 @@ enum op_kind {
     OP_SAMPLED_ENTRY,
     OP_CHECKPOINT1,
     OP_CHECKPOINT4_ATTACH,
+    OP_HASH_PARTITION,     /* plain hash partitioning computed inline (SpoorDataflow's HashPartitioner) */
+    OP_PARTITION_HASHED,   /* spoor_partitioner_partition of keys it does not place (keep/spill) */
+    OP_PARTITION_PLACED,   /* spoor_partitioner_partition of its placed keys */
 };
+
+/* A partitioner over 17 partitions placing 64 keys, with keep and spill (see load_bench_partitioner). */
+static spoor_partitioner *bench_partitioner;
+static uint64_t placed_keys[64];
 
 typedef struct bench_case {
     const char *name;
@@ -183,6 +190,32 @@ static uint64_t run_sample(enum op_kind kind, int n, uint64_t seed_parent) {
         }
         break;
     }
+    case OP_HASH_PARTITION: {
+        /* The partition count is a run-time value, as in an engine (a constant would let the
+         * compiler turn the modulo into a multiplication). */
+        uint64_t partitions = 17;
+        OPAQUE(partitions);
+        for (int i = 0; i < n; i++) {
+            uint64_t key = (uint64_t)i * 0xd6e8feb86659fd93ULL;
+            OPAQUE(key);
+            acc += ((key * 0x9e3779b97f4a7c15ULL) >> 17) % partitions;
+        }
+        break;
+    }
+    case OP_PARTITION_HASHED:
+        for (int i = 0; i < n; i++) {
+            uint64_t key = (uint64_t)i * 0xd6e8feb86659fd93ULL;
+            OPAQUE(key);
+            acc += (uint64_t)spoor_partitioner_partition(bench_partitioner, key);
+        }
+        break;
+    case OP_PARTITION_PLACED:
+        for (int i = 0; i < n; i++) {
+            uint64_t key = placed_keys[i & 63];
+            OPAQUE(key);
+            acc += (uint64_t)spoor_partitioner_partition(bench_partitioner, key);
+        }
+        break;
     }
     uint64_t elapsed = now_ns() - start;
     sink_word ^= acc;
@@ -269,6 +302,27 @@ static void run_case(const bench_case *b, int threads) {
     printf("}\n");
     fflush(stdout);
     free(all);
+}
+
+/* Loads the benchmark's partitioner: 64 placed keys on 17 partitions, partitions 0-3 keeping
+ * half of their hashed keys and spilling the rest evenly, as a plan for a skewed exchange does. */
+static void load_bench_partitioner(void) {
+    char json[8192];
+    size_t n = (size_t)snprintf(json, sizeof json,
+        "{\"format\":\"spoor-partitioner\",\"version\":1,\"hash\":\"spoor-mix17\",\"partitions\":17,\"keys\":[");
+    uint64_t state = 12345;
+    for (int i = 0; i < 64; i++) {
+        state = state * 6364136223846793005ULL + 1442695040888963407ULL;
+        placed_keys[i] = state | 1;
+        n += (size_t)snprintf(json + n, sizeof json - n, "%s{\"key_hash\":\"%016llx\",\"partition\":%d}",
+                              i ? "," : "", (unsigned long long)placed_keys[i], i % 17);
+    }
+    n += (size_t)snprintf(json + n, sizeof json - n,
+        "],\"keep\":[0.5,0.5,0.5,0.5,1,1,1,1,1,1,1,1,1,1,1,1,1],\"spill\":[0,0,0,0,1,1,1,1,1,1,1,1,1,1,1,1,1]}");
+    if (spoor_partitioner_load(json, n, &bench_partitioner) != SPOOR_OK) {
+        fprintf(stderr, "partitioner: %s\n", spoor_error_detail());
+        exit(1);
+    }
 }
 
 /* ---- drain throughput ---------------------------------------------------------------------- */
@@ -679,6 +733,13 @@ int main(int argc, char **argv) {
         {"checkpoint_1_parent", OP_CHECKPOINT1, 4096, write_samples, 1, 10.0},
         {"checkpoint_4_parents_32B_attachment", OP_CHECKPOINT4_ATTACH, 4096, write_samples, 1, 25.0},
     };
+    /* The partitioner's per-record call, beside the plain hash partition computed inline. */
+    load_bench_partitioner();
+    bench_case partition_cases[] = {
+        {"hash_partition_inline", OP_HASH_PARTITION, 100000, cheap_samples, 0, 0},
+        {"partitioner_hashed_key", OP_PARTITION_HASHED, 100000, cheap_samples, 0, 0},
+        {"partitioner_placed_key", OP_PARTITION_PLACED, 100000, cheap_samples, 0, 0},
+    };
     for (int threads = 1; threads <= 2; threads++) {
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
             const bench_case *b = &cases[i];
@@ -688,6 +749,8 @@ int main(int argc, char **argv) {
             run_case(b, threads);
         }
     }
+    for (size_t i = 0; i < sizeof partition_cases / sizeof partition_cases[0]; i++) run_case(&partition_cases[i], 1);
+    spoor_partitioner_free(bench_partitioner);
     spoor_stats stats;
     spoor_get_stats(&stats);
     spoor_shutdown();

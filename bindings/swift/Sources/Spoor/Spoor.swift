@@ -13,6 +13,11 @@ public struct SpoorError: Error, Sendable, CustomStringConvertible {
         self.message = String(cString: spoor_strerror(code)) + ": " + String(cString: spoor_error_detail())
     }
 
+    init(code: Int32, message: String) {
+        self.code = code
+        self.message = String(cString: spoor_strerror(code)) + ": " + message
+    }
+
     /// The description.
     public var description: String { message }
 

@@ -1,3 +1,4 @@
+import Spoor
 import Synchronization
 
 /// Maps a key to one of the partitions (parallel instances) of the next stage.
@@ -46,6 +47,17 @@ public struct AssignedKeyPartitioner: Partitioner {
     }
 }
 
+/// A partitioner file from `spoor skew -o FILE`, routed by libspoor.so (the same partition for
+/// every key as in any other engine loading the file). On an exchange with as many partitions as
+/// the file was planned for it places the file's heavy keys; on any other exchange it falls back
+/// to `HashPartitioner` (a plan for 17 partitions says nothing about 4).
+extension SkewPartitioner: Partitioner {
+    /// The file's partition when `partitions` is the file's count, else plain hashing.
+    public func partition(keyHash: UInt64, partitions: Int) -> Int {
+        partitions == self.partitions ? partition(keyHash: keyHash) : HashPartitioner().partition(keyHash: keyHash, partitions: partitions)
+    }
+}
+
 /// A partitioner that can be replaced while the dataflow runs. Writers check its version once
 /// per window and switch at a window boundary, so every window's keys are grouped consistently.
 public final class PartitionerHandle: @unchecked Sendable {
@@ -57,6 +69,13 @@ public final class PartitionerHandle: @unchecked Sendable {
         current = Locked((0, partitioner))
     }
 
+    /// Replaces the partitioner with the partitioner file at `path` (`spoor skew -o FILE`); takes
+    /// effect at each writer's next window. On a malformed or unreadable file it throws and the
+    /// partitioner in force stays.
+    public func replace(withContentsOf path: String) throws(SpoorError) {
+        replace(with: try SkewPartitioner(contentsOf: path))
+    }
+
     /// Replaces the partitioner; takes effect at each writer's next window.
     public func replace(with partitioner: any Partitioner) {
         current.withLock { state in
@@ -65,8 +84,8 @@ public final class PartitionerHandle: @unchecked Sendable {
         }
     }
 
-    @usableFromInline
-    var version: UInt64 { versionWord.load(ordering: .acquiring) }
+    /// How many times the partitioner has been replaced (0: the one the handle started with).
+    public var version: UInt64 { versionWord.load(ordering: .acquiring) }
 
     @usableFromInline
     func snapshot() -> (version: UInt64, partitioner: any Partitioner) {
