@@ -61,7 +61,8 @@ from ._spoor import checkpoint1, entry, now  # noqa: E402  (the hot calls, strai
 __all__ = [
     "AbiMismatch", "AlreadyInitialized", "AttachmentTooLarge", "BufferTooSmall", "Event", "Fold",
     "FoldScope", "FullPolicy", "InvalidArgument", "InvalidConfig", "MAX_ATTACHMENT", "MAX_PARENTS",
-    "NoMemory", "NotInitialized", "ParseError", "ReportTooLarge", "Sampling", "Session", "ShmError",
+    "MAX_PARTITIONS", "NoMemory", "NotInitialized", "ParseError", "Partitioner", "ReportTooLarge",
+    "Sampling", "Session", "ShmError",
     "Sink", "SpoorError", "SpoorIOError", "SpoorTimeout", "Stats", "TooManyOperators",
     "TooManyParents", "Traced", "UDF", "abi_version", "checkpoint", "checkpoint1", "checkpoints",
     "enter", "entries", "entry", "entry_with", "event_name", "flush", "fold", "fold_report",
@@ -75,6 +76,8 @@ __all__ = [
 MAX_PARENTS: Final[int] = _spoor.MAX_PARENTS
 #: Most bytes of an encoded attachment (each pair costs 3 bytes plus key and value).
 MAX_ATTACHMENT: Final[int] = _spoor.MAX_ATTACHMENT
+#: Most partitions a partitioner file may have (``SPOOR_MAX_PARTITIONS``, 2**20).
+MAX_PARTITIONS: Final[int] = _spoor.MAX_PARTITIONS
 
 #: An attachment: small metadata about a UDF call, str keys to str or bytes values (any other
 #: value is stored as its ``str()``).
@@ -585,4 +588,5 @@ def abi_version() -> int:
     return _spoor.version()[1]
 
 
+from .partitioner import Partitioner  # noqa: E402
 from .traced import UDF, Traced, enter, udf  # noqa: E402

@@ -66,7 +66,7 @@ class BufferTooSmall(SpoorError):
 
 
 class ParseError(SpoorError, ValueError):
-    """SPOOR_E_PARSE: a context string or byte sequence is malformed."""
+    """SPOOR_E_PARSE: a context string or byte sequence, or a partitioner file, is malformed."""
 
 
 class SpoorIOError(SpoorError, OSError):

@@ -1179,49 +1179,59 @@ static PyObject *py_context_decode_bytes(PyObject *module, PyObject *const *args
     return Py_BuildValue("(KI)", (unsigned long long)id, flags);
 }
 
-/* key_hash(value): the canonical key hash (spoor.h, spoor_hash_bytes): str as UTF-8, bytes-like
- * as itself, int and bool as 8 bytes of 64-bit two's complement (ints outside
- * [-2**63, 2**64) raise OverflowError), float as its binary64 bits. */
-static PyObject *py_key_hash(PyObject *module, PyObject *value) {
-    (void)module;
+/* The canonical key hash of `value` (spoor.h, spoor_hash_bytes) into *out: str as UTF-8,
+ * bytes-like as itself, int and bool as 8 bytes of 64-bit two's complement (ints outside
+ * [-2**63, 2**64) raise OverflowError), float as its binary64 bits. 0 or -1 with an exception. */
+static int hash_key(PyObject *value, uint64_t *out) {
     if (PyUnicode_Check(value)) {
         Py_ssize_t length;
         const char *text = PyUnicode_AsUTF8AndSize(value, &length);
-        if (text == NULL) return NULL;
-        return PyLong_FromUnsignedLongLong(spoor_hash_bytes(text, (size_t)length));
+        if (text == NULL) return -1;
+        *out = spoor_hash_bytes(text, (size_t)length);
+        return 0;
     }
     if (PyLong_Check(value)) {
         int overflow = 0;
         long long signed_value = PyLong_AsLongLongAndOverflow(value, &overflow);
         uint64_t bits;
         if (overflow == 0) {
-            if (signed_value == -1 && PyErr_Occurred()) return NULL;
+            if (signed_value == -1 && PyErr_Occurred()) return -1;
             bits = (uint64_t)signed_value;
         } else if (overflow > 0) {
             unsigned long long unsigned_value = PyLong_AsUnsignedLongLong(value);
-            if (unsigned_value == (unsigned long long)-1 && PyErr_Occurred()) return NULL;
+            if (unsigned_value == (unsigned long long)-1 && PyErr_Occurred()) return -1;
             bits = unsigned_value;
         } else {
             PyErr_SetString(PyExc_OverflowError, "an int key must be in [-2**63, 2**64)");
-            return NULL;
+            return -1;
         }
-        return PyLong_FromUnsignedLongLong(spoor_hash_u64(bits));
+        *out = spoor_hash_u64(bits);
+        return 0;
     }
     if (PyFloat_Check(value)) {
         double number = PyFloat_AsDouble(value);
         uint64_t bits;
         memcpy(&bits, &number, 8);
-        return PyLong_FromUnsignedLongLong(spoor_hash_u64(bits));
+        *out = spoor_hash_u64(bits);
+        return 0;
     }
     if (PyObject_CheckBuffer(value)) {
         Py_buffer view;
-        if (PyObject_GetBuffer(value, &view, PyBUF_C_CONTIGUOUS) != 0) return NULL;
-        uint64_t hash = spoor_hash_bytes(view.buf, (size_t)view.len);
+        if (PyObject_GetBuffer(value, &view, PyBUF_C_CONTIGUOUS) != 0) return -1;
+        *out = spoor_hash_bytes(view.buf, (size_t)view.len);
         PyBuffer_Release(&view);
-        return PyLong_FromUnsignedLongLong(hash);
+        return 0;
     }
     PyErr_Format(PyExc_TypeError, "a key must be str, bytes-like, int, bool or float, not %R", (PyObject *)Py_TYPE(value));
-    return NULL;
+    return -1;
+}
+
+/* key_hash(value) -> int: hash_key's hash. */
+static PyObject *py_key_hash(PyObject *module, PyObject *value) {
+    (void)module;
+    uint64_t hash;
+    if (hash_key(value, &hash) != 0) return NULL;
+    return PyLong_FromUnsignedLongLong(hash);
 }
 
 static PyObject *py_key_sampled(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
@@ -1309,6 +1319,186 @@ static PyObject *py_noop(PyObject *module, PyObject *const *args, Py_ssize_t nar
     return PyLong_FromUnsignedLongLong((key ^ op) | ((uint64_t)1 << 63));
 }
 
+/* ------------------------------------------------------------------------------------------
+ * Partitioner: a spoor_partitioner (a partitioner file, `spoor skew -o FILE`, loaded by
+ * spoor_partitioner_load) and the JSON it was loaded from (for pickling). Immutable once made;
+ * spoor_partitioner_free runs only in dealloc, when no reference is left and so no thread can
+ * still be routing through it: there is no close() to race with a routing call. Routing is a
+ * table probe (no lock, no allocation), so the GIL is held; only the load, which parses the
+ * whole file, runs without it (on a bytes object, which nothing can change meanwhile).
+ * ---------------------------------------------------------------------------------------- */
+
+typedef struct PartitionerObject {
+    PyObject_HEAD
+    spoor_partitioner *partitioner;
+    PyObject *json; /* bytes: the file as loaded */
+} PartitionerObject;
+
+static PyTypeObject *partitioner_type = NULL;
+
+#define PARTITIONER(object) (((PartitionerObject *)(object))->partitioner)
+
+/* Partitioner(json): json is bytes-like (the file's bytes) or str (its text, as UTF-8). */
+static PyObject *partitioner_new(PyTypeObject *type, PyObject *args, PyObject *kwargs) {
+    static char *keywords[] = {"json", NULL};
+    PyObject *source = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O:Partitioner", keywords, &source)) return NULL;
+    PyObject *json;
+    if (PyUnicode_Check(source)) {
+        json = PyUnicode_AsUTF8String(source);
+    } else if (PyObject_CheckBuffer(source)) {
+        json = PyBytes_FromObject(source); /* bytes itself, or an immutable copy */
+    } else {
+        PyErr_Format(PyExc_TypeError, "a partitioner file must be bytes-like or str, not %R", (PyObject *)Py_TYPE(source));
+        return NULL;
+    }
+    if (json == NULL) return NULL;
+    char *data;
+    Py_ssize_t length;
+    if (PyBytes_AsStringAndSize(json, &data, &length) != 0) {
+        Py_DECREF(json);
+        return NULL;
+    }
+    spoor_partitioner *loaded = NULL;
+    int status;
+    Py_BEGIN_ALLOW_THREADS
+    status = spoor_partitioner_load(data, (size_t)length, &loaded);
+    Py_END_ALLOW_THREADS
+    if (status != SPOOR_OK) {
+        Py_DECREF(json);
+        return raise_status(status);
+    }
+    allocfunc alloc = (allocfunc)PyType_GetSlot(type, Py_tp_alloc);
+    PartitionerObject *self = (PartitionerObject *)alloc(type, 0);
+    if (self == NULL) {
+        spoor_partitioner_free(loaded);
+        Py_DECREF(json);
+        return NULL;
+    }
+    self->partitioner = loaded;
+    self->json = json;
+    return (PyObject *)self;
+}
+
+static void partitioner_dealloc(PyObject *object) {
+    PartitionerObject *self = (PartitionerObject *)object;
+    PyTypeObject *type = Py_TYPE(object);
+    spoor_partitioner_free(self->partitioner);
+    self->partitioner = NULL;
+    Py_CLEAR(self->json);
+    freefunc free_ = (freefunc)PyType_GetSlot(type, Py_tp_free);
+    free_(object);
+    Py_DECREF(type);
+}
+
+/* A routing result: the partition or salt count, or the library's error. */
+static PyObject *routed(int result) {
+    if (result < 0) return raise_status(result);
+    return PyLong_FromLong(result);
+}
+
+static PyObject *partitioner_partition_hash(PyObject *object, PyObject *value) {
+    uint64_t hash;
+    if (to_u64(value, &hash) != 0) return NULL;
+    return routed(spoor_partitioner_partition(PARTITIONER(object), hash));
+}
+
+static PyObject *partitioner_salts_hash(PyObject *object, PyObject *value) {
+    uint64_t hash;
+    if (to_u64(value, &hash) != 0) return NULL;
+    return routed(spoor_partitioner_salts(PARTITIONER(object), hash));
+}
+
+static PyObject *partitioner_partition(PyObject *object, PyObject *key) {
+    uint64_t hash;
+    if (hash_key(key, &hash) != 0) return NULL;
+    return routed(spoor_partitioner_partition(PARTITIONER(object), hash));
+}
+
+static PyObject *partitioner_salts(PyObject *object, PyObject *key) {
+    uint64_t hash;
+    if (hash_key(key, &hash) != 0) return NULL;
+    return routed(spoor_partitioner_salts(PARTITIONER(object), hash));
+}
+
+/* partitioner(key): partition(key), the call PySpark's partitionBy makes per record. */
+static PyObject *partitioner_call(PyObject *object, PyObject *args, PyObject *kwargs) {
+    if ((kwargs != NULL && PyDict_Size(kwargs) != 0) || PyTuple_Size(args) != 1) {
+        PyErr_SetString(PyExc_TypeError, "a Partitioner is called with one key");
+        return NULL;
+    }
+    PyObject *key = PyTuple_GetItem(args, 0); /* borrowed */
+    if (key == NULL) return NULL;
+    return partitioner_partition(object, key);
+}
+
+static PyObject *partitioner_reduce(PyObject *object, PyObject *unused) {
+    (void)unused;
+    return Py_BuildValue("(O(O))", (PyObject *)Py_TYPE(object), ((PartitionerObject *)object)->json);
+}
+
+/* Equal when loaded from the same bytes (so they route every key alike); hashed likewise. */
+static PyObject *partitioner_richcompare(PyObject *object, PyObject *other, int op) {
+    if ((op != Py_EQ && op != Py_NE) || !PyObject_TypeCheck(other, partitioner_type)) Py_RETURN_NOTIMPLEMENTED;
+    return PyObject_RichCompare(((PartitionerObject *)object)->json, ((PartitionerObject *)other)->json, op);
+}
+
+static Py_hash_t partitioner_hash(PyObject *object) {
+    return PyObject_Hash(((PartitionerObject *)object)->json);
+}
+
+static PyObject *partitioner_get_partitions(PyObject *object, void *closure) {
+    (void)closure;
+    return routed(spoor_partitioner_partitions(PARTITIONER(object)));
+}
+
+static PyObject *partitioner_get_keys(PyObject *object, void *closure) {
+    (void)closure;
+    return routed(spoor_partitioner_keys(PARTITIONER(object)));
+}
+
+static PyObject *partitioner_get_json(PyObject *object, void *closure) {
+    (void)closure;
+    PyObject *json = ((PartitionerObject *)object)->json;
+    Py_INCREF(json);
+    return json;
+}
+
+static PyMethodDef partitioner_methods[] = {
+    {"partition", partitioner_partition, METH_O,
+     "partition(key) -> int: the partition of key (hashed as key_hash) in [0, partitions)."},
+    {"partition_hash", partitioner_partition_hash, METH_O,
+     "partition_hash(key_hash) -> int: the partition of the key with this key hash."},
+    {"salts", partitioner_salts, METH_O,
+     "salts(key) -> int: partitions to spread key's records over (the file's salts if placed, else 1)."},
+    {"salts_hash", partitioner_salts_hash, METH_O, "salts_hash(key_hash) -> int: salts of the key with this key hash."},
+    {"__reduce__", partitioner_reduce, METH_NOARGS, "pickles the file's bytes; unpickling loads them again."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef partitioner_getset[] = {
+    {"partitions", partitioner_get_partitions, NULL, "the number of partitions (spoor_partitioner_partitions)", NULL},
+    {"keys", partitioner_get_keys, NULL, "the number of keys the file places (spoor_partitioner_keys)", NULL},
+    {"json", partitioner_get_json, NULL, "the partitioner file's bytes, as loaded", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyType_Slot partitioner_slots[] = {
+    {Py_tp_new, partitioner_new},
+    {Py_tp_dealloc, partitioner_dealloc},
+    {Py_tp_call, partitioner_call},
+    {Py_tp_richcompare, partitioner_richcompare},
+    {Py_tp_hash, partitioner_hash},
+    {Py_tp_methods, partitioner_methods},
+    {Py_tp_getset, partitioner_getset},
+    {Py_tp_doc, "A partitioner file loaded into libspoor (spoor_partitioner): heavy keys placed, the rest hashed."},
+    {0, NULL},
+};
+
+static PyType_Spec partitioner_spec = {
+    "spoor._spoor.Partitioner", sizeof(PartitionerObject), 0, Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, partitioner_slots,
+};
+
 static PyObject *py_set_error_classes(PyObject *module, PyObject *const *args, Py_ssize_t nargs) {
     (void)module;
     if (check_args(nargs, 2, 2, "_set_error_classes") != 0) return NULL;
@@ -1384,6 +1574,10 @@ PyMODINIT_FUNC PyInit__spoor(void) {
     if (zero == NULL && (zero = PyLong_FromLong(0)) == NULL) goto fail;
     PyObject *traced_type = PyType_FromSpec(&traced_spec);
     if (traced_type == NULL || PyModule_AddObject(module, "TracedBase", traced_type) != 0) goto fail;
+    partitioner_type = (PyTypeObject *)PyType_FromSpec(&partitioner_spec);
+    if (partitioner_type == NULL) goto fail;
+    Py_INCREF((PyObject *)partitioner_type);
+    if (PyModule_AddObject(module, "Partitioner", (PyObject *)partitioner_type) != 0) goto fail;
     struct { const char *name; long long value; } constants[] = {
         {"ABI_VERSION", SPOOR_ABI_VERSION},
         {"MAX_PARENTS", SPOOR_MAX_PARENTS},
@@ -1392,6 +1586,7 @@ PyMODINIT_FUNC PyInit__spoor(void) {
         {"MAX_NAME_LEN", SPOOR_MAX_NAME_LEN},
         {"CONTEXT_SAMPLED", SPOOR_CONTEXT_SAMPLED},
         {"DROPPED", SPOOR_DROPPED},
+        {"MAX_PARTITIONS", SPOOR_MAX_PARTITIONS},
     };
     for (size_t i = 0; i < sizeof constants / sizeof constants[0]; i++) {
         if (PyModule_AddIntConstant(module, constants[i].name, (long)constants[i].value) != 0) goto fail;

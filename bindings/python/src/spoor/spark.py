@@ -23,13 +23,14 @@ import os
 from typing import Any, Callable, Iterable, Iterator, Optional
 
 from . import _spoor
+from .partitioner import Partitioner
 from .traced import Traced
 
 _SHUFFLE_WRITE = 1
 _SHUFFLE_READ = 2
 _EXIT = 10
 
-__all__ = ["LINEAGE", "SpoorSettings", "TracedRDD", "lineage_udf", "traced"]
+__all__ = ["LINEAGE", "SpoorSettings", "TracedRDD", "lineage_udf", "partition_by", "traced"]
 
 
 class SpoorSettings:
@@ -515,6 +516,29 @@ def traced(rdd: Any, sampling: Optional[float] = None, log_dir: Optional[str] = 
         return _flushing(settings, run())
 
     return TracedRDD(rdd.mapPartitions(enter, preservesPartitioning=True), settings)
+
+
+def partition_by(rdd: Any, partitioner: Partitioner) -> Any:
+    """``rdd`` (of ``(key, value)`` pairs) partitioned by a partitioner file from ``spoor skew``:
+    ``rdd.partitionBy(partitioner.partitions, partitioner)``.
+
+    PySpark calls ``partitioner(key) % partitions`` for every record, which is the key's
+    partition itself: every record of a placed (heavy) key lands on the partition the file chose
+    for it, and every other key on its hash or spill partition, the partitions every other engine
+    that loads the same file computes for it. Keys are hashed as :func:`spoor.key_hash` hashes
+    them (str, bytes-like, int, bool, float; any other key raises TypeError in the task). The
+    partitioner is pickled as its file's bytes and loaded again in each Python worker. The
+    result is a plain RDD with ``partitioner.partitions`` partitions; its values are the input's
+    (only where each record is changes). To spread a placed key that is too heavy for one
+    partition over several for a join, use :meth:`spoor.Partitioner.salts`.
+
+    Example::
+
+        partitioner = spoor.Partitioner.load("partitioner.json")   # spoor skew ... -o partitioner.json
+        pairs = spoor.spark.partition_by(words.map(lambda w: (w, 1)), partitioner)
+        counts = pairs.reduceByKey(operator.add, partitioner.partitions, partitioner)
+    """
+    return rdd.partitionBy(partitioner.partitions, partitioner)
 
 
 #: The lineage column of the JVM binding's SpoorDataset: each sampled row's Spoor context, null
