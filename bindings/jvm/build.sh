@@ -4,13 +4,20 @@
 # io.spoor.spark against the jars of the pip-installed pyspark, SPARK_JARS to name another dir),
 # and build/jvm/spoor.jar holding both with the self-contained libspoor.so (built first with
 # scripts/build --static-stdlib if build/static has none) under io/spoor/native/linux-x86_64/.
+# SPOOR_LIB_DIR=DIR bundles DIR/libspoor.so.0.1.0 instead (such as build/lib, which loads the
+# Swift runtime from the toolchain) and builds nothing if it is missing.
 #   bindings/jvm/build.sh            -> build/jvm/spoor.jar
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 out="$root/build/jvm"
-lib="$root/build/static/lib"
-[ -f "$lib/libspoor.so.0.1.0" ] || "$root/scripts/build" --static-stdlib
+if [ -n "${SPOOR_LIB_DIR:-}" ]; then
+  lib="$(cd "$SPOOR_LIB_DIR" && pwd)"
+  [ -f "$lib/libspoor.so.0.1.0" ] || { echo "build.sh: $lib/libspoor.so.0.1.0 is missing (SPOOR_LIB_DIR)" >&2; exit 1; }
+else
+  lib="$root/build/static/lib"
+  [ -f "$lib/libspoor.so.0.1.0" ] || "$root/scripts/build" --static-stdlib
+fi
 java_home="${JAVA_HOME:-$(dirname "$(dirname "$(readlink -f "$(command -v javac)")")")}"
 rm -rf "$out/classes"
 mkdir -p "$out/native" "$out/classes/io/spoor/native/linux-x86_64"

@@ -3,7 +3,8 @@
 # launcher. The native layer is loaded from the jar (java.library.path points nowhere); the
 # suites read logs back through build/bin/spoor (scripts/build).
 #   bindings/jvm/test.sh [LAUNCHER OPTIONS]     (SPOOR_JUNIT_DETAILS=summary: one line per failure;
-#                                               --select-class io.spoor.ClusterTest: one suite)
+#                                               --select-class io.spoor.ClusterTest: one suite;
+#                                               SPOOR_LIB_DIR=build/lib: bundle that library, see build.sh)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"

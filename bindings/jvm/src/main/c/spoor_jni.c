@@ -12,6 +12,9 @@
  *     arrays and key bytes, read in place with GetPrimitiveArrayCritical and released before any
  *     other JNI call; nothing is allocated on the hot paths. Text arrives as UTF-8 byte arrays (Java encodes it), never as modified
  *     UTF-8.
+ *   - A partitioner (spoor_partitioner_*) is a Java long holding the pointer; io.spoor.Partitioner
+ *     frees it once, from its Cleaner, when no Java code can reach it any more, so no call here
+ *     ever sees a freed one.
  *   - An attachment arrives encoded as in the log: [u8 key length][u16 value length, little
  *     endian][key][value]..., built by io.spoor.Attachment; it is decoded here into spoor_attr
  *     pointing into the pinned array.
@@ -20,6 +23,7 @@
 #include <jni.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "spoor.h"
@@ -494,6 +498,63 @@ JNIEXPORT jboolean JNICALL Java_io_spoor_Native_keySampled(JNIEnv *env, jclass c
     (void)env;
     (void)cls;
     return spoor_key_sampled((uint64_t)key, probability) ? JNI_TRUE : JNI_FALSE;
+}
+
+/* ---- partitioners ------------------------------------------------------------------------ */
+
+/* partitionerLoad(json): a new partitioner's pointer. The bytes are copied out of the array
+ * (the loader parses and allocates: no critical region held over it) and not retained. */
+JNIEXPORT jlong JNICALL Java_io_spoor_Native_partitionerLoad(JNIEnv *env, jclass cls, jbyteArray json) {
+    (void)cls;
+    if (json == NULL) return throw_detail(env, SPOOR_E_INVALID_ARGUMENT, "the partitioner file is null");
+    jsize length = (*env)->GetArrayLength(env, json);
+    uint8_t *bytes = malloc(length > 0 ? (size_t)length : 1);
+    if (bytes == NULL) {
+        char detail[96];
+        snprintf(detail, sizeof detail, "no memory for a copy of a %d-byte partitioner file", (int)length);
+        return throw_detail(env, SPOOR_E_NO_MEMORY, detail);
+    }
+    (*env)->GetByteArrayRegion(env, json, 0, length, (jbyte *)bytes);
+    spoor_partitioner *partitioner = NULL;
+    int status = spoor_partitioner_load(bytes, (size_t)length, &partitioner);
+    free(bytes);
+    if (status != SPOOR_OK) return fail(env, status);
+    return (jlong)(intptr_t)partitioner;
+}
+
+JNIEXPORT void JNICALL Java_io_spoor_Native_partitionerFree(JNIEnv *env, jclass cls, jlong handle) {
+    (void)env;
+    (void)cls;
+    spoor_partitioner_free((spoor_partitioner *)(intptr_t)handle);
+}
+
+JNIEXPORT jint JNICALL Java_io_spoor_Native_partitionerPartitions(JNIEnv *env, jclass cls, jlong handle) {
+    (void)cls;
+    int partitions = spoor_partitioner_partitions((const spoor_partitioner *)(intptr_t)handle);
+    if (partitions < 0) return (jint)fail(env, partitions);
+    return partitions;
+}
+
+JNIEXPORT jint JNICALL Java_io_spoor_Native_partitionerKeys(JNIEnv *env, jclass cls, jlong handle) {
+    (void)cls;
+    int keys = spoor_partitioner_keys((const spoor_partitioner *)(intptr_t)handle);
+    if (keys < 0) return (jint)fail(env, keys);
+    return keys;
+}
+
+/* The per-record call of a shuffle: one table probe, nothing allocated. */
+JNIEXPORT jint JNICALL Java_io_spoor_Native_partitionerPartition(JNIEnv *env, jclass cls, jlong handle, jlong key_hash) {
+    (void)cls;
+    int partition = spoor_partitioner_partition((const spoor_partitioner *)(intptr_t)handle, (uint64_t)key_hash);
+    if (SPOOR_UNLIKELY(partition < 0)) return (jint)fail(env, partition);
+    return partition;
+}
+
+JNIEXPORT jint JNICALL Java_io_spoor_Native_partitionerSalts(JNIEnv *env, jclass cls, jlong handle, jlong key_hash) {
+    (void)cls;
+    int salts = spoor_partitioner_salts((const spoor_partitioner *)(intptr_t)handle, (uint64_t)key_hash);
+    if (SPOOR_UNLIKELY(salts < 0)) return (jint)fail(env, salts);
+    return salts;
 }
 
 JNIEXPORT jint JNICALL Java_io_spoor_Native_recoverDead(JNIEnv *env, jclass cls, jbyteArray root) {

@@ -71,6 +71,20 @@ final class Native {
 
     static native boolean keySampled(long key, double probability);
 
+    /** A new spoor_partitioner from a partitioner file's bytes (its pointer; never 0). */
+    static native long partitionerLoad(byte[] json);
+
+    /** Frees a partitioner: only from {@link Partitioner}'s Cleaner, once nothing can reach it. */
+    static native void partitionerFree(long partitioner);
+
+    static native int partitionerPartitions(long partitioner);
+
+    static native int partitionerKeys(long partitioner);
+
+    static native int partitionerPartition(long partitioner, long keyHash);
+
+    static native int partitionerSalts(long partitioner, long keyHash);
+
     static native int recoverDead(byte[] logDir);
 
     static native String strerror(int code);

@@ -547,6 +547,68 @@ public final class Spoor implements AutoCloseable {
         return Native.hashLong(Double.doubleToRawLongBits(key));
     }
 
+    /**
+     * @param key a boolean
+     * @return the key hash of the integer 1 (true) or 0 (false), as every binding hashes booleans
+     */
+    public static long keyHash(boolean key) {
+        return Native.hashLong(key ? 1 : 0);
+    }
+
+    /**
+     * The key hash of a key known only at run time, by its type, exactly as the overloads hash it:
+     * {@code String} as {@link #keyHash(String)}, {@code byte[]} as {@link #keyHash(byte[])},
+     * {@code Long}, {@code Integer}, {@code Short} and {@code Byte} as {@link #keyHash(long)} of the
+     * value, {@code Boolean} as {@link #keyHash(boolean)}, {@code Double} and {@code Float} as
+     * {@link #keyHash(double)} of the value (a float widened exactly). These are the canonical
+     * bytes of {@code include/spoor.h}, so C, Swift and Python hash the same values the same.
+     *
+     * @param key the key
+     * @return its key hash
+     * @throws NullPointerException if {@code key} is null
+     * @throws IllegalArgumentException for a key of any other type (hash its canonical form with an
+     *     overload, or use {@link #keyHashOrText})
+     */
+    public static long keyHashOf(Object key) {
+        return hashByType(Objects.requireNonNull(key, "key"), false);
+    }
+
+    /**
+     * {@link #keyHashOf} for the types it takes; any other key (null included) hashed as the text
+     * {@code String.valueOf(key)}: how the traced RDDs name the keys of their reports, so a
+     * partitioner file made from their traces places the same keys.
+     *
+     * @param key the key, or null
+     * @return its key hash
+     */
+    public static long keyHashOrText(Object key) {
+        return hashByType(key, true);
+    }
+
+    /** The one dispatch of a key by its run-time type onto the overloads. */
+    private static long hashByType(Object key, boolean otherAsText) {
+        if (key instanceof String text) {
+            return keyHash(text);
+        }
+        if (key instanceof byte[] bytes) {
+            return keyHash(bytes);
+        }
+        if (key instanceof Long || key instanceof Integer || key instanceof Short || key instanceof Byte) {
+            return keyHash(((Number) key).longValue());
+        }
+        if (key instanceof Boolean flag) {
+            return keyHash(flag.booleanValue());
+        }
+        if (key instanceof Double || key instanceof Float) {
+            return keyHash(((Number) key).doubleValue());
+        }
+        if (otherAsText) {
+            return keyHash(String.valueOf(key));
+        }
+        throw new IllegalArgumentException("a key must be a String, byte[], Long, Integer, Short, Byte, Boolean, Double or Float, not "
+                + key.getClass().getName());
+    }
+
     /** @param keyHash a key hash @param probability a share @return whether key-hash sampling traces it */
     public static boolean keySampled(long keyHash, double probability) {
         return Native.keySampled(keyHash, probability);

@@ -158,17 +158,10 @@ public final class TracedPairRDD<K, V> implements Serializable {
         });
     }
 
+    /** A key's hash in the reports: {@link Spoor#keyHashOrText}, so that a partitioner file made
+     *  from these traces routes the same keys ({@code io.spoor.Partitioner#partitionOf}). */
     static long keyHash(Object key) {
-        if (key instanceof String text) {
-            return Spoor.keyHash(text);
-        }
-        if (key instanceof Long || key instanceof Integer || key instanceof Short || key instanceof Byte) {
-            return Spoor.keyHash(((Number) key).longValue());
-        }
-        if (key instanceof byte[] bytes) {
-            return Spoor.keyHash(bytes);
-        }
-        return Spoor.keyHash(String.valueOf(key));
+        return Spoor.keyHashOrText(key);
     }
 
     /** Runs `finish` on each shuffled (key, payload) of `shuffled` as operator `op`. */
