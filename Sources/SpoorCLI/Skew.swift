@@ -64,7 +64,9 @@ struct Skew: ParsableCommand {
     var json = false
 
     func validate() throws {
-        if let partitions, partitions < 1 { throw ValidationError("--partitions must be at least 1") }
+        if let partitions, partitions < 1 || partitions > HybridPartitioner.maximumPartitions {
+            throw ValidationError("--partitions must be in 1...\(HybridPartitioner.maximumPartitions)")
+        }
         if counters < 1 { throw ValidationError("--counters must be at least 1") }
         if top < 0 { throw ValidationError("--top must not be negative") }
         if let halfLife, !(halfLife > 0) { throw ValidationError("--half-life must be positive") }

@@ -40,7 +40,8 @@ public struct PartitionPlan: Sendable {
 
 /// Builds hybrid partitioners from a heavy-hitter sketch.
 public enum PartitionPlanner {
-    /// Plans a partitioner over `partitions` for an exchange whose keys `sketch` counted.
+    /// Plans a partitioner over `partitions` (clamped to `1...HybridPartitioner.maximumPartitions`)
+    /// for an exchange whose keys `sketch` counted.
     ///
     /// Keys with an estimated share of at least `heavyShare` (default a quarter of a
     /// partition's fair share, `1 / (4 partitions)`, and never below the sketch's error bound)
@@ -60,7 +61,7 @@ public enum PartitionPlanner {
         _ sketch: HeavyHitters, partitions: Int, previous: HybridPartitioner? = nil,
         heavyShare: Double? = nil, tolerance: Double = 0.05
     ) -> PartitionPlan {
-        let count = max(1, partitions)
+        let count = min(max(1, partitions), HybridPartitioner.maximumPartitions)
         let total = sketch.total()
         let counters = sketch.counters()
         let errorShare = total > 0 ? sketch.errorBound() / total : 0
