@@ -71,7 +71,8 @@ class Expected:
         spill: Optional[list[float]] = file.get("spill")
         self.ends: list[float] = []
         self.last = 0
-        if spill is not None:
+        # All-zero spill is valid when every keep is 1: nothing spills, so no slices.
+        if spill is not None and sum(spill) > 0:
             total = 0.0
             for share in spill:
                 total += share
